@@ -1,0 +1,163 @@
+"""The `negsim` command line: a thin argparse adapter over the library.
+
+Heavy modules (numpy, pandas, mesa, matplotlib) are imported inside the handlers so that
+`negsim --help` stays fast. Every user error ends as `file:line: field: message` lines on
+stderr and exit code 2; no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from sim import __version__
+from sim.errors import UserError
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (exposed for tests and docs)."""
+    parser = argparse.ArgumentParser(
+        prog="negsim",
+        description="Simulate multi-party negotiations over territorial settlements.",
+    )
+    parser.add_argument("--version", action="version", version=f"negsim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("validate", help="check a scenario file: schema, references, sources")
+    p.add_argument("scenario", nargs="+", help="scenario YAML file(s)")
+    p.set_defaults(handler=cmd_validate)
+
+    p = sub.add_parser("explain", help="each actor's weights and values, with the quote behind each")
+    p.add_argument("scenario")
+    p.add_argument("--actor", help="only this actor (id or name)")
+    p.set_defaults(handler=cmd_explain)
+
+    p = sub.add_parser("evaluate", help="every named proposal: utilities, who accepts, margins, km² moved")
+    p.add_argument("scenario")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(handler=cmd_evaluate)
+
+    p = sub.add_parser("run", help="Monte Carlo runs of a scenario into a results folder")
+    p.add_argument("scenario")
+    p.add_argument("--runs", type=_positive_int, default=1000, help="number of runs (default 1000)")
+    p.add_argument("--seed", type=_seed, default=0, help="master seed (default 0)")
+    p.add_argument("--out", help="results folder (default results/<scenario>-<timestamp>)")
+    p.add_argument("--workers", type=_positive_int, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--chunk", type=_positive_int, default=None, help="runs per work unit (default: automatic)")
+    p.add_argument("--plot", action="store_true", help="draw the figures into OUT/figures when done")
+    p.set_defaults(handler=cmd_run)
+
+    p = sub.add_parser("plot", help="draw the figures a results folder supports")
+    p.add_argument("results", help="a results folder written by `negsim run`")
+    p.add_argument("--format", choices=("png", "svg", "pdf"), default="png")
+    p.add_argument("--out", help="folder for the figures (default RESULTS/figures)")
+    p.set_defaults(handler=cmd_plot)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args) or 0
+    except UserError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("negsim: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def _load(path: str):
+    from sim.domain.game import compile_scenario
+    from sim.scenario import load_scenario
+
+    loaded = load_scenario(path)
+    return loaded, compile_scenario(loaded.scenario)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """`negsim validate`: one summary line per valid file, every problem of the others."""
+    from sim.errors import ScenarioError
+
+    failed = []
+    for path in args.scenario:
+        try:
+            loaded, game = _load(path)
+        except ScenarioError as exc:
+            failed.extend(exc.problems)
+            continue
+        sc = loaded.scenario
+        print(f"{path}: OK: {sc.meta.name} (as of {sc.meta.as_of}): {len(sc.issues)} issues "
+              f"({len(game.territory.region_ids)} territorial), {len(sc.actors)} actors "
+              f"({len(game.signatories)} signatories), {len(sc.proposals)} proposals, "
+              f"{len(sc.sources)} sources, {game.space.size:,} possible deals, "
+              f"{len(game.params)} uncertain numbers")
+    if failed:
+        raise ScenarioError(failed)
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    """`negsim explain`: preferences with provenance, as plain text."""
+    from sim.report_text import explain
+
+    loaded, game = _load(args.scenario)
+    print(explain(loaded.scenario, game, args.actor))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """`negsim evaluate`: the named proposals against every actor's reservation value."""
+    import json
+
+    from sim.domain.evaluate import evaluate_proposals
+    from sim.report_text import evaluation_table
+
+    _, game = _load(args.scenario)
+    records = evaluate_proposals(game)
+    if args.json:
+        print(json.dumps({"scenario": game.name, "proposals": records}, indent=2))
+    else:
+        print(evaluation_table(game, records))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """`negsim run`: Monte Carlo runs into a results folder, then a summary."""
+    from sim.runner import run_command
+
+    return run_command(args, argv=sys.argv)
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    """`negsim plot`: figures from a results folder."""
+    from sim.plots import plot_results
+
+    for path in plot_results(args.results, fmt=args.format, out=args.out):
+        print(path)
+    return 0

@@ -1,0 +1,1 @@
+"""Pure-numpy domain core: deal space, utility tables, territory accounting, solution concepts."""

@@ -1,0 +1,213 @@
+"""A scenario compiled to arrays: the one object the model, the analysis and the CLI work from.
+
+Compiling happens once per scenario (and once per worker process); sampling a batch of runs
+is then a few vectorised array writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim.domain.space import DealSpace
+from sim.domain.territory import CONTROL_CODES, Territory
+from sim.domain.utility import (InteractionTerms, Preferences, UncertainParameter, sample_parameters,
+                                utilities)
+from sim.model.strategies import Strategy, make_strategy
+from sim.scenario.schema import Number, Scenario, Uncertain, central
+
+
+@dataclass(frozen=True)
+class Game:
+    """Everything about a scenario that the numerics need, as arrays in a fixed order."""
+
+    name: str
+    space: DealSpace
+    territory: Territory
+    actor_ids: tuple[str, ...]
+    actor_names: tuple[str, ...]
+    roles: tuple[tuple[str, ...], ...]
+    base_weights: np.ndarray  # (A, I) unnormalised central weights
+    base_values: np.ndarray  # (A, O)
+    base_reservation: np.ndarray  # (A,)
+    base_deltas: np.ndarray  # (K,)
+    terms: InteractionTerms
+    params: tuple[UncertainParameter, ...]
+    strategies: tuple[Strategy, ...]
+    capability: np.ndarray  # (A,)
+    consent: tuple[tuple[int, ...], ...]  # per issue: actors whose consent it needs beyond signatories
+    proposal_ids: tuple[str, ...]
+    proposal_names: tuple[str, ...]
+    proposals: np.ndarray  # (P, I)
+    protocol: dict = field(default_factory=dict)
+
+    @property
+    def n_actors(self) -> int:
+        """Number of actors."""
+        return len(self.actor_ids)
+
+    @property
+    def signatories(self) -> np.ndarray:
+        """Indices of the actors who must sign."""
+        return np.array([a for a, r in enumerate(self.roles) if "signatory" in r], dtype=np.int64)
+
+    @property
+    def mediator(self) -> int | None:
+        """Index of the mediator, if any."""
+        name = self.protocol.get("mediator")
+        if name is not None:
+            return self.actor_ids.index(name)
+        found = [a for a, r in enumerate(self.roles) if "mediator" in r]
+        return found[0] if found else None
+
+    def actor_index(self, actor_id: str) -> int:
+        """Position of an actor."""
+        return self.actor_ids.index(actor_id)
+
+    def central_preferences(self) -> Preferences:
+        """Preferences at every number's point estimate, as a batch of one."""
+        return _assemble(self, np.zeros((1, 0)), central_only=True)
+
+    def sample_preferences(self, uniforms: np.ndarray) -> Preferences:
+        """Preferences for a batch, from uniforms (R, n_params) drawn by each run's own generator."""
+        return _assemble(self, sample_parameters(self.params, uniforms), central_only=False)
+
+    def utilities(self, prefs: Preferences, deals: np.ndarray) -> np.ndarray:
+        """(R, N, A) utilities of deals (N, I) or (R, N, I)."""
+        return utilities(self.space.offsets, self.terms, prefs, deals)
+
+
+def _assemble(game: Game, samples: np.ndarray, central_only: bool) -> Preferences:
+    runs = samples.shape[0]
+    weights = np.repeat(game.base_weights[None], runs, axis=0)
+    values = np.repeat(game.base_values[None], runs, axis=0)
+    reservation = np.repeat(game.base_reservation[None], runs, axis=0)
+    deltas = np.repeat(game.base_deltas[None], runs, axis=0)
+    if not central_only:
+        targets = {"weight": weights, "value": values, "reservation": reservation, "delta": deltas}
+        for k, param in enumerate(game.params):
+            targets[param.target][(slice(None),) + param.loc] = samples[:, k]
+    totals = weights.sum(axis=2, keepdims=True)
+    weights = weights / np.where(totals > 0, totals, 1.0)
+    return Preferences(weights, values, reservation, deltas)
+
+
+def compile_scenario(sc: Scenario) -> Game:
+    """Turn a validated Scenario into a Game."""
+    issue_ids = tuple(sc.issues)
+    space = DealSpace(
+        issue_ids=issue_ids,
+        option_ids=tuple(tuple(issue.options) for issue in sc.issues.values()),
+        defaults=tuple(list(issue.options).index(issue.default) for issue in sc.issues.values()),
+    )
+    territory = _territory(sc, space)
+    actor_ids = tuple(sc.actors)
+    offsets = space.offsets
+    n_a, n_i, n_o = len(actor_ids), space.n_issues, space.n_flat
+    weights = np.zeros((n_a, n_i))
+    values = np.zeros((n_a, n_o))
+    reservation = np.zeros(n_a)
+    params: list[UncertainParameter] = []
+
+    def put(value: Number, path: str, target: str, loc: tuple, lo: float, hi: float) -> float:
+        if isinstance(value, Uncertain):
+            lo_b = max(lo, value.low) if value.low is not None else lo
+            hi_b = min(hi, value.high) if value.high is not None else hi
+            if value.mean is not None:
+                params.append(UncertainParameter(path, target, loc, True, value.mean, value.sd, lo_b, hi_b))
+            else:
+                params.append(UncertainParameter(path, target, loc, False, value.low, value.high, lo_b, hi_b))
+        return central(value)
+
+    deltas: list[float] = []
+    t_actor, t_aff, t_cond, t_mask = [], [], [], []
+    max_opts = int(space.n_options.max())
+    for a, (aid, actor) in enumerate(sc.actors.items()):
+        base = f"actors.{aid}"
+        for iid, w in actor.weights.items():
+            i = issue_ids.index(iid)
+            weights[a, i] = put(w, f"{base}.weights.{iid}", "weight", (a, i), 0.0, np.inf)
+        for iid, table in actor.values.items():
+            i = issue_ids.index(iid)
+            for oid, v in table.options.items():
+                o = offsets[i] + space.option_ids[i].index(oid)
+                values[a, o] = put(v, f"{base}.values.{iid}.options.{oid}", "value", (a, o), 0.0, 1.0)
+        reservation[a] = put(actor.reservation.value, f"{base}.reservation.value", "reservation", (a,), 0.0, 1.0)
+        for k, inter in enumerate(actor.interactions):
+            kk = len(deltas)
+            deltas.append(put(inter.delta, f"{base}.interactions[{k}].delta", "delta", (kk,), -1.0, 1.0))
+            aff = np.zeros(n_o, dtype=bool)
+            for iid in inter.issues:
+                i = issue_ids.index(iid)
+                for oid in inter.options:
+                    if oid in space.option_ids[i]:
+                        aff[offsets[i] + space.option_ids[i].index(oid)] = True
+            j = issue_ids.index(inter.when.issue)
+            mask = np.zeros(max_opts, dtype=bool)
+            for oid in inter.when.options:
+                mask[space.option_ids[j].index(oid)] = True
+            t_actor.append(a)
+            t_aff.append(aff)
+            t_cond.append(j)
+            t_mask.append(mask)
+    terms = InteractionTerms(
+        actor=np.array(t_actor, dtype=np.int64),
+        affected=np.array(t_aff, dtype=bool).reshape(-1, n_o),
+        cond_issue=np.array(t_cond, dtype=np.int64),
+        cond_mask=np.array(t_mask, dtype=bool).reshape(-1, max_opts),
+    )
+    proto = sc.protocol
+    strategies = tuple(
+        make_strategy(actor.strategy.kind, actor.strategy.exponent, actor.strategy.floor)
+        for actor in sc.actors.values()
+    )
+    consent = tuple(tuple(actor_ids.index(a) for a in issue.consent) for issue in sc.issues.values())
+    proposals = np.array([space.encode(p.options) for p in sc.proposals.values()], dtype=np.int64)
+    return Game(
+        name=sc.meta.name,
+        space=space,
+        territory=territory,
+        actor_ids=actor_ids,
+        actor_names=tuple(a.name for a in sc.actors.values()),
+        roles=tuple(a.roles for a in sc.actors.values()),
+        base_weights=weights,
+        base_values=values,
+        base_reservation=reservation,
+        base_deltas=np.array(deltas, dtype=float),
+        terms=terms,
+        params=tuple(params),
+        strategies=strategies,
+        capability=np.array([a.capability for a in sc.actors.values()], dtype=float),
+        consent=consent,
+        proposal_ids=tuple(sc.proposals),
+        proposal_names=tuple(p.name for p in sc.proposals.values()),
+        proposals=proposals.reshape(-1, space.n_issues),
+        protocol={
+            **proto.model_dump(),
+            "deadlines": tuple(a.strategy.deadline or proto.max_rounds for a in sc.actors.values()),
+            "temperatures": tuple(proto.temperature if a.strategy.temperature is None else a.strategy.temperature
+                                  for a in sc.actors.values()),
+            "patience": tuple(a.strategy.patience for a in sc.actors.values()),
+        },
+    )
+
+
+def _territory(sc: Scenario, space: DealSpace) -> Territory:
+    regions = [(iid, issue) for iid, issue in sc.issues.items() if issue.kind == "territory"]
+    max_opts = int(space.n_options.max()) if space.n_issues else 0
+    control = np.full((len(regions), max_opts), -1, dtype=np.int64)
+    recognised = np.zeros((len(regions), max_opts), dtype=bool)
+    for t, (iid, issue) in enumerate(regions):
+        for o, oid in enumerate(issue.options):
+            code, rec = issue.control_of(oid)
+            control[t, o] = CONTROL_CODES[code]
+            recognised[t, o] = rec
+    return Territory(
+        region_ids=tuple(iid for iid, _ in regions),
+        issue_index=np.array([space.issue_index(iid) for iid, _ in regions], dtype=np.int64),
+        area_km2=np.array([issue.area_km2 for _, issue in regions], dtype=float),
+        russia_share=np.array([issue.russia_share for _, issue in regions], dtype=float),
+        control=control,
+        recognised=recognised,
+    )

@@ -1,0 +1,1 @@
+"""Mesa layer: actors, the negotiation model, protocols, strategies and between-round dynamics."""

@@ -1,0 +1,65 @@
+"""Actor agents: one per scenario actor, each holding its state for a whole batch of runs.
+
+A batch is R Monte Carlo runs of the same scenario advanced in lock-step; every array an
+actor holds has the run axis first, so one Mesa step moves all R negotiations one round.
+"""
+
+from __future__ import annotations
+
+import mesa
+import numpy as np
+
+from sim.model.strategies import ConcessionState, Strategy
+
+
+class Actor(mesa.Agent):
+    """A party to the talks: its strategy, its aspiration and its last response, per run."""
+
+    def __init__(self, model: mesa.Model, index: int, actor_id: str, strategy: Strategy, deadline: int,
+                 temperature: float, patience: int, signatory: bool):
+        super().__init__(model)
+        self.index = index
+        self.actor_id = actor_id
+        self.strategy = strategy
+        self.deadline = deadline
+        self.temperature = temperature
+        self.patience = patience
+        self.signatory = signatory
+        runs = model.n_runs
+        self.aspiration = np.ones(runs)
+        self.utility = np.zeros(runs)  # of the text on the table this round
+        self.previous_utility = np.full(runs, np.nan)
+        self.accepted = np.zeros(runs, dtype=bool)
+        self.stalled = np.zeros(runs, dtype=np.int64)
+
+    @property
+    def reservation(self) -> np.ndarray:
+        """This actor's reservation value in every run (it may move between rounds)."""
+        return self.model.reservation[:, self.index]
+
+    def concede(self) -> None:
+        """Set this round's aspiration from the strategy."""
+        gain = np.nan_to_num(self.utility - self.previous_utility, nan=0.0)
+        state = ConcessionState(self.model.round, self.deadline, self.reservation, self.aspiration, gain)
+        self.aspiration = np.clip(self.strategy.aspiration(state), 0.0, 1.0)
+
+    def respond(self, utility: np.ndarray, uniforms: np.ndarray) -> None:
+        """Accept or reject the text: logistic in the margin over max(aspiration, reservation)."""
+        self.previous_utility = np.where(np.isnan(self.previous_utility), utility, self.utility)
+        self.utility = utility
+        margin = utility - np.maximum(self.aspiration, self.reservation)
+        if self.temperature > 0:
+            p_accept = 0.5 * (1.0 + np.tanh(margin / (2.0 * self.temperature)))
+            self.accepted = uniforms < p_accept
+        else:
+            self.accepted = margin >= 0
+        self.stalled = np.where(utility < self.reservation, self.stalled + 1, 0)
+
+    def walks_away(self) -> np.ndarray:
+        """Runs in which this actor leaves the table.
+
+        It leaves when the texts tabled for `patience` rounds in a row were all worth less than
+        fighting on: the mediator, who searches the deal space on everyone's behalf, has not
+        found a deal the others would sign that beats no deal, and it stops believing one exists.
+        """
+        return self.signatory & (self.stalled >= self.patience)

@@ -1,0 +1,134 @@
+"""NegotiationModel: a Mesa model advancing a batch of independent negotiation runs in lock-step.
+
+One Mesa step is one negotiation round for every run still at the table. Each run's
+randomness comes from its own generator (drawn up front into `RunDraws`), so a run gives the
+same result alone or inside any batch; the model's own `rng` is never used for outcomes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mesa
+import numpy as np
+
+from sim.domain.game import Game
+from sim.domain.utility import Preferences
+from sim.model.agents import Actor
+
+ACTIVE, AGREEMENT, PARTIAL, BREAKDOWN, TIMEOUT = 0, 1, 2, 3, 4
+OUTCOME_NAMES = {AGREEMENT: "agreement", PARTIAL: "partial", BREAKDOWN: "breakdown", TIMEOUT: "timeout"}
+
+
+@dataclass
+class RunDraws:
+    """Everything random about a batch of runs, drawn per run from that run's own generator."""
+
+    params: np.ndarray  # (R, K) uniforms for the uncertain scenario numbers
+    accept: np.ndarray  # (R, max_rounds, A) uniforms for noisy acceptance
+
+    @classmethod
+    def draw(cls, game: Game, generators: list[np.random.Generator], max_rounds: int) -> RunDraws:
+        """Draw in a fixed order per run; later features append their draws after these."""
+        k, a = len(game.params), game.n_actors
+        params = np.empty((len(generators), k))
+        accept = np.empty((len(generators), max_rounds, a))
+        for r, gen in enumerate(generators):
+            params[r] = gen.random(k)
+            accept[r] = gen.random((max_rounds, a))
+        return cls(params, accept)
+
+
+class NegotiationModel(mesa.Model):
+    """A batch of negotiations of one scenario under one protocol."""
+
+    def __init__(self, game: Game, prefs: Preferences, draws: RunDraws, protocol=None,
+                 max_rounds: int | None = None, collect_rounds: bool = True, rng=None):
+        super().__init__(rng=rng)
+        from sim.model.protocols import make_protocol
+
+        self.game = game
+        self.prefs = prefs
+        self.draws = draws
+        self.n_runs = prefs.n_runs
+        self.max_rounds = max_rounds or game.protocol["max_rounds"]
+        self.round = 0
+        self.reservation = prefs.reservation.copy()
+        self.status = np.full(self.n_runs, ACTIVE, dtype=np.int64)
+        self.end_round = np.full(self.n_runs, self.max_rounds - 1, dtype=np.int64)
+        self.walked_away = np.full(self.n_runs, -1, dtype=np.int64)
+        self.text = np.zeros((self.n_runs, game.space.n_issues), dtype=np.int64)
+        self.tabled = self.text  # the text the actors answered this round (before any rewrite)
+        signatories = set(game.signatories.tolist())
+        for a, actor_id in enumerate(game.actor_ids):
+            Actor(self, a, actor_id, game.strategies[a], game.protocol["deadlines"][a],
+                  game.protocol["temperatures"][a], game.protocol["patience"][a], a in signatories)
+        self.actors: list[Actor] = sorted(self.agents, key=lambda ag: ag.index)
+        self.protocol = protocol or make_protocol(game.protocol["kind"], game)
+        self.collect_rounds = collect_rounds
+        self._recorded = np.zeros(0, dtype=np.int64)
+        self.datacollector = mesa.DataCollector(
+            model_reporters={"round": "round", "runs": lambda m: m._recorded, "text": lambda m: m.tabled[m._recorded]},
+            agent_reporters={
+                "utility": lambda ag: ag.utility[ag.model._recorded],
+                "aspiration": lambda ag: ag.aspiration[ag.model._recorded],
+                "reservation": lambda ag: ag.reservation[ag.model._recorded],
+                "accepted": lambda ag: ag.accepted[ag.model._recorded],
+            },
+        )
+        self.protocol.start(self)
+
+    @property
+    def active(self) -> np.ndarray:
+        """Runs still at the table."""
+        return self.status == ACTIVE
+
+    def utilities(self, deals: np.ndarray, runs: np.ndarray | None = None) -> np.ndarray:
+        """(R, N, A) utilities of deals (R, N, I) for all runs (or the subset `runs`)."""
+        prefs = self.prefs if runs is None else self.prefs.take(runs)
+        return self.game.utilities(prefs, deals)
+
+    def finish(self, mask: np.ndarray, outcome: int) -> None:
+        """Close the runs in `mask` with an outcome at this round."""
+        mask = mask & self.active
+        self.status[mask] = outcome
+        self.end_round[mask] = self.round
+
+    def step(self) -> None:
+        """One negotiation round for every active run."""
+        if not self.active.any() or self.round >= self.max_rounds:
+            self.running = False
+            return
+        was_active = self.active.copy()
+        self.protocol.round(self)
+        if self.collect_rounds:
+            self._recorded = np.flatnonzero(was_active)
+            self.datacollector.collect(self)
+        self.round += 1
+        if self.round >= self.max_rounds:
+            self.finish(self.active, TIMEOUT)
+            self.end_round[self.status == TIMEOUT] = self.max_rounds - 1
+        if not self.active.any():
+            self.running = False
+
+    def round_records(self) -> list[dict]:
+        """Per collected round: run indices, the text, and (runs, actors) arrays of each agent reporter."""
+        dc = self.datacollector
+        if not dc.model_vars["runs"]:
+            return []
+        agents = dc.get_agent_vars_dataframe()
+        order = [ag.unique_id for ag in self.actors]
+        out = []
+        for k, (time, frame) in enumerate(agents.groupby(level=0, sort=True)):
+            frame = frame.droplevel(0).loc[order]
+            entry = {"round": dc.model_vars["round"][k], "runs": dc.model_vars["runs"][k],
+                     "text": dc.model_vars["text"][k]}
+            for name in dc.agent_reporters:
+                entry[name] = np.stack(frame[name].to_list(), axis=1)
+            out.append(entry)
+        return out
+
+    def run(self) -> None:
+        """Step until every run has ended."""
+        while self.running and self.round < self.max_rounds:
+            self.step()

@@ -1,0 +1,146 @@
+"""Negotiation protocols: the rules of one round, as small classes registered by name.
+
+A protocol gets the model (a batch of runs) and moves every active run one round forward:
+who proposes, who responds, when a run ends. `@register` makes a new protocol available to
+scenarios (`protocol: {kind: ...}`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.domain.game import Game
+from sim.model.model import AGREEMENT, BREAKDOWN
+
+PROTOCOLS: dict[str, type] = {}
+
+
+def register(cls: type) -> type:
+    """Make a protocol class available under its `name`."""
+    PROTOCOLS[cls.name] = cls
+    return cls
+
+
+def make_protocol(kind: str, game: Game):
+    """Instantiate the protocol a scenario names."""
+    return PROTOCOLS[kind](game)
+
+
+def ideal_deal(game: Game, weights: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Each run's best deal for one actor, issue by issue (interactions ignored); (R, I).
+
+    Issues the actor does not care about keep their default option.
+    """
+    space = game.space
+    runs = weights.shape[0]
+    deal = np.repeat(np.array(space.defaults, dtype=np.int64)[None], runs, axis=0)
+    for i, (start, n) in enumerate(zip(space.offsets, space.n_options)):
+        best = np.argmax(values[:, start:start + n], axis=1)
+        deal[:, i] = np.where(weights[:, i] > 0, best, deal[:, i])
+    return deal
+
+
+def single_changes(game: Game) -> tuple[np.ndarray, np.ndarray]:
+    """All (issue, option) pairs: the candidate one-issue edits of a text."""
+    issues = np.repeat(np.arange(game.space.n_issues), game.space.n_options)
+    options = np.concatenate([np.arange(n) for n in game.space.n_options])
+    return issues, options
+
+
+@register
+class Mediated:
+    """Single negotiating text written by a self-interested, weight-adjusting mediator.
+
+    The mediator tables one full text; every signatory accepts or rejects it. If all accept,
+    that is the agreement. Otherwise the mediator rewrites the text as the deal that
+    maximises a weighted sum of utilities, sum_a lambda_a u_a(d), where its own weight is
+    fixed at `mediator_bias` and the signatories share the rest; after each round the weight
+    of every rejecting party grows with its shortfall, lambda_a *= exp(step * (target_a -
+    u_a)), so the text moves along the Pareto frontier towards whoever objects. This is
+    Raiffa's single negotiating text (The Art and Science of Negotiation, 1982, ch. 14)
+    with the weight-adjusting search for joint gains of Ehtamo, Kettunen & Hamalainen
+    (2001, "Searching for joint gains in multi-party negotiations", EJOR 130(1)). Weighted
+    sums of additive utilities separate by issue, so each rewrite is a per-issue argmax
+    (coordinate ascent, `moves_per_round` sweeps, which also settles interaction terms),
+    never a search of the whole deal space.
+    """
+
+    name = "mediated"
+
+    def __init__(self, game: Game):
+        self.game = game
+        self.mediator = game.mediator
+        self.bias = float(game.protocol["mediator_bias"])
+        self.sweeps = int(game.protocol["moves_per_round"])
+        self.step = float(game.protocol["mediator_step"])
+        self.change_issue, self.change_option = single_changes(game)
+        self.signatory_mask = np.zeros(game.n_actors, dtype=bool)
+        self.signatory_mask[game.signatories] = True
+
+    def start(self, model) -> None:
+        """Table the opening text: the named initial proposal, or the best text at equal weights."""
+        game = self.game
+        model.mediator_weights = np.zeros((model.n_runs, game.n_actors))
+        model.mediator_weights[:, self.signatory_mask] = 1.0
+        initial = game.protocol.get("initial_text")
+        if initial is not None:
+            model.text[:] = game.proposals[game.proposal_ids.index(initial)]
+        else:
+            m = self.mediator
+            if m is not None:
+                model.text[:] = ideal_deal(game, model.prefs.weights[:, m], model.prefs.values[:, m])
+            self.rewrite(model, np.arange(model.n_runs))
+        model.tabled = model.text.copy()
+
+    def round(self, model) -> None:
+        """Concede, respond, close agreements and walk-outs, then rewrite the text."""
+        actors = model.actors
+        model.tabled = model.text.copy()
+        for actor in actors:
+            actor.concede()
+        text_utility = model.utilities(model.text[:, None, :])[:, 0, :]
+        for actor in actors:
+            actor.respond(text_utility[:, actor.index], model.draws.accept[:, model.round, actor.index])
+        accepted = np.stack([a.accepted for a in actors], axis=1)
+        all_sign = accepted[:, self.signatory_mask].all(axis=1)
+        model.finish(all_sign, AGREEMENT)
+        for actor in actors:
+            leaving = actor.walks_away() & model.active
+            model.walked_away[leaving] = actor.index
+            model.finish(leaving, BREAKDOWN)
+        runs = np.flatnonzero(model.active)
+        if runs.size:
+            targets = np.stack([np.maximum(a.aspiration[runs], a.reservation[runs]) for a in actors], axis=1)
+            shortfall = np.clip(targets - text_utility[runs], 0.0, None)
+            rejecting = ~accepted[runs] & self.signatory_mask
+            weights = model.mediator_weights[runs] * np.exp(self.step * shortfall * rejecting)
+            model.mediator_weights[runs] = weights / weights[:, self.signatory_mask].sum(axis=1, keepdims=True)
+            self.rewrite(model, runs)
+
+    def objective_weights(self, model, runs: np.ndarray) -> np.ndarray:
+        """(r, A) weights of the mediator's objective: its own fixed share, the rest to the signatories."""
+        lam = model.mediator_weights[runs] * (1.0 - self.bias)
+        if self.mediator is not None:
+            lam = lam.copy()
+            lam[:, self.mediator] += self.bias
+        return lam
+
+    def rewrite(self, model, runs: np.ndarray) -> None:
+        """Coordinate ascent on the weighted sum, all issues at once, `sweeps` times."""
+        lam = self.objective_weights(model, runs)
+        text = model.text[runs]
+        prefs = model.prefs.take(runs)
+        n_cand = len(self.change_issue)
+        pick = np.arange(n_cand)
+        offsets = self.game.space.offsets
+        for _ in range(self.sweeps):
+            cand = np.repeat(text[:, None, :], n_cand, axis=1)
+            cand[:, pick, self.change_issue] = self.change_option
+            score = np.einsum("rca,ra->rc", self.game.utilities(prefs, cand), lam)
+            new = text.copy()
+            for i, (start, n) in enumerate(zip(offsets, self.game.space.n_options)):
+                new[:, i] = np.argmax(score[:, start:start + n], axis=1)
+            if np.array_equal(new, text):
+                break
+            text = new
+        model.text[runs] = text

@@ -1,0 +1,128 @@
+"""Concession strategies: how an actor's aspiration falls over the rounds.
+
+Each strategy is a small class registered by name; the scenario says `strategy: {kind: boulware,
+exponent: 0.3}`. All work on arrays over a batch of Monte Carlo runs, so one call serves every
+run. To add one, subclass `Strategy`, implement `aspiration`, and decorate it with `@register`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+STRATEGIES: dict[str, type[Strategy]] = {}
+
+
+def register(cls: type[Strategy]) -> type[Strategy]:
+    """Make a strategy class available to scenarios under its `name`."""
+    STRATEGIES[cls.name] = cls
+    return cls
+
+
+@dataclass(frozen=True)
+class ConcessionState:
+    """What a strategy may look at when it sets this round's aspiration (arrays over runs)."""
+
+    round: int
+    deadline: int
+    reservation: np.ndarray
+    previous: np.ndarray
+    others_concession: np.ndarray
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """Base class: aspiration starts at 1 (the actor's best deal) and never drops below the floor."""
+
+    name = "base"
+    exponent: float = 1.0
+    floor: float | None = None
+
+    def aspiration(self, state: ConcessionState) -> np.ndarray:
+        """This round's aspiration for every run."""
+        raise NotImplementedError
+
+    def _floor(self, state: ConcessionState) -> np.ndarray:
+        floor = state.reservation if self.floor is None else np.maximum(state.reservation, self.floor)
+        return floor
+
+
+@register
+@dataclass(frozen=True)
+class TimeDependent(Strategy):
+    """Time-dependent concession (Faratin, Sierra & Jennings 1998, Robotics and Autonomous Systems 24).
+
+    a(t) = f + (1 - f) * (1 - (t / T) ** (1 / e)): e < 1 holds firm until late (Boulware),
+    e = 1 concedes linearly, e > 1 concedes early (Conceder); f is the floor, T the deadline.
+    """
+
+    name = "linear"
+
+    def aspiration(self, state: ConcessionState) -> np.ndarray:
+        """Aspiration on the Faratin et al. time curve."""
+        floor = self._floor(state)
+        frac = min(state.round / max(state.deadline, 1), 1.0) ** (1.0 / self.exponent)
+        return floor + (1.0 - floor) * (1.0 - frac)
+
+
+@register
+@dataclass(frozen=True)
+class Boulware(TimeDependent):
+    """Boulware: time-dependent concession with a small exponent (default 0.2), conceding late."""
+
+    name = "boulware"
+    exponent: float = 0.2
+
+
+@register
+@dataclass(frozen=True)
+class Conceder(TimeDependent):
+    """Conceder: time-dependent concession with a large exponent (default 5), conceding early."""
+
+    name = "conceder"
+    exponent: float = 5.0
+
+
+@register
+@dataclass(frozen=True)
+class Hardliner(Strategy):
+    """Hardliner: asks for `floor` (default its best deal) every round and never concedes below it.
+
+    The 'hard-headed' agent of the ANAC literature (Baarslag et al. 2013, Evaluating practical
+    negotiating agents); with a floor it is a take-it-or-leave-it bargainer.
+    """
+
+    name = "hardliner"
+
+    def aspiration(self, state: ConcessionState) -> np.ndarray:
+        """Constant aspiration at the floor (or 1)."""
+        level = 1.0 if self.floor is None else self.floor
+        return np.maximum(state.reservation, np.full_like(state.reservation, level))
+
+
+@register
+@dataclass(frozen=True)
+class TitForTat(Strategy):
+    """Relative tit-for-tat (Faratin et al. 1998, behaviour-dependent tactics; Axelrod 1984).
+
+    Concedes as much utility as the others conceded to it last round (scaled by `exponent`),
+    starting from 1, never below the floor.
+    """
+
+    name = "tit_for_tat"
+
+    def aspiration(self, state: ConcessionState) -> np.ndarray:
+        """Previous aspiration minus the others' last concession."""
+        floor = self._floor(state)
+        step = self.exponent * np.maximum(state.others_concession, 0.0)
+        return np.maximum(floor, state.previous - step)
+
+
+def make_strategy(kind: str, exponent: float | None = None, floor: float | None = None) -> Strategy:
+    """Instantiate a registered strategy; an exponent of None keeps the class default."""
+    cls = STRATEGIES[kind]
+    kwargs = {"floor": floor}
+    if exponent is not None:
+        kwargs["exponent"] = exponent
+    return cls(**kwargs)

@@ -1,0 +1,243 @@
+"""Running many simulations: chunking, executors (serial, process pool, Dask), manifest, summary.
+
+Work is cut into chunks of runs; each chunk is simulated wherever an executor sends it and
+written by this process as soon as it comes back, so memory stays flat and a stopped job
+keeps what it finished. Results never depend on the executor: every run seeds itself.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import sys
+from collections.abc import Iterator
+from concurrent.futures import Executor, Future, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sim import __version__
+from sim.domain.game import Game
+from sim.results import ResultsFolder, now_iso
+from sim.simulate import ChunkSpec, simulate_chunk
+
+
+@dataclass(frozen=True)
+class Task:
+    """One chunk of work with the game it runs on."""
+
+    chunk_id: int
+    game: Game
+    spec: ChunkSpec
+
+
+def plan_chunks(n_points: int, runs: int, seed: int, chunk_size: int, collect_rounds: bool) -> list[tuple[int, int, ChunkSpec]]:
+    """(chunk id, point, spec) for every chunk, in a fixed order independent of the executor."""
+    out = []
+    for point in range(n_points):
+        for start in range(0, runs, chunk_size):
+            spec = ChunkSpec(seed, point, (start, min(start + chunk_size, runs)), collect_rounds)
+            out.append((len(out), point, spec))
+    return out
+
+
+def auto_chunk_size(total_runs: int, workers: int) -> int:
+    """Big enough to amortise start-up, small enough to balance load and report progress."""
+    return int(min(2000, max(50, math.ceil(total_runs / max(1, workers * 8)))))
+
+
+def _work(task: Task) -> tuple[int, dict]:
+    return task.chunk_id, simulate_chunk(task.game, task.spec)
+
+
+@contextmanager
+def open_executor(workers: int | None, dask: str | None) -> Iterator[Executor | None]:
+    """An executor for the requested backend; None means run serially in this process."""
+    if dask:
+        from sim.cluster import dask_executor
+
+        with dask_executor(dask, workers) as executor:
+            yield executor
+        return
+    workers = workers or os.cpu_count() or 1
+    if workers == 1:
+        yield None
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    # forkserver: no fork of a process that may hold Arrow's threads; preloading keeps start-up cheap.
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["sim.simulate"])
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as executor:
+        yield executor
+
+
+def execute(tasks: list[Task], folder: ResultsFolder, workers: int | None = None, dask: str | None = None,
+            progress: bool | None = None) -> int:
+    """Run every task not already finished in `folder`; write each chunk as it completes."""
+    done = folder.finished_chunks()
+    todo = [t for t in tasks if t.chunk_id not in done]
+    total_runs = sum(t.spec.runs[1] - t.spec.runs[0] for t in todo)
+    bar = _progress(total_runs, progress)
+    try:
+        with open_executor(workers, dask) as executor:
+            if executor is None:
+                for task in todo:
+                    chunk_id, tables = _work(task)
+                    folder.write_chunk(chunk_id, tables)
+                    bar.update(task.spec.runs[1] - task.spec.runs[0])
+            else:
+                futures: dict[Future, Task] = {executor.submit(_work, t): t for t in todo}
+                try:
+                    for fut in as_completed(futures):
+                        chunk_id, tables = fut.result()
+                        folder.write_chunk(chunk_id, tables)
+                        task = futures[fut]
+                        bar.update(task.spec.runs[1] - task.spec.runs[0])
+                except BaseException:
+                    for fut in futures:
+                        fut.cancel()
+                    raise
+    finally:
+        bar.close()
+    return len(todo)
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(total: int, enabled: bool | None):
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    if not enabled or total == 0:
+        return _NoBar()
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _NoBar()
+    return tqdm(total=total, unit="run", file=sys.stderr, dynamic_ncols=True)
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (95% by default)."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def summarise(runs, manifest: dict) -> str:
+    """A short plain-text summary of a runs table."""
+    n = len(runs)
+    lines = []
+    counts = runs["outcome"].value_counts()
+    agreed = runs[runs["outcome"] == "agreement"]
+    lo, hi = wilson_interval(len(agreed), n)
+    lines.append(f"{n:,} runs of {manifest['scenario']['name']} (seed {manifest['seed']})")
+    lines.append(f"agreement rate {len(agreed) / n:.1%} (95% CI {lo:.1%}–{hi:.1%})"
+                 + "; " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    if len(agreed):
+        lines.append(f"median round of agreement {float(np.median(agreed['round'])):.0f} "
+                     f"(of {manifest['max_rounds']})")
+        names = {p["id"]: p["name"] for p in manifest.get("proposals", [])}
+        fam = agreed["nearest_proposal"].value_counts().head(5)
+        lines.append("agreements by nearest named proposal:")
+        for pid, c in fam.items():
+            lines.append(f"  {c / len(agreed):6.1%}  {names.get(pid, pid)}")
+        deal_cols = [c for c in runs.columns if c.startswith("deal_")]
+        top = agreed.groupby(deal_cols).size().sort_values(ascending=False).head(3)
+        lines.append("most frequent agreed deals:")
+        for deal, c in top.items():
+            deal = deal if isinstance(deal, tuple) else (deal,)
+            text = ", ".join(f"{col[5:]}={opt}" for col, opt in zip(deal_cols, deal))
+            lines.append(f"  {c / len(agreed):6.1%}  {text}")
+    walked = runs.loc[runs["outcome"] == "breakdown", "walked_away"].value_counts()
+    if len(walked):
+        lines.append("walked away: " + ", ".join(f"{k} {v:,}" for k, v in walked.items()))
+    return "\n".join(lines)
+
+
+def base_manifest(loaded, game: Game, argv: list[str], seed: int, runs: int, **parameters) -> dict:
+    """Everything needed to know what produced a results folder, and to reproduce it."""
+    return {
+        "negsim_version": __version__,
+        "command": list(argv),
+        "cwd": os.getcwd(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "started": now_iso(),
+        "finished": None,
+        "status": "running",
+        "seed": seed,
+        "runs": runs,
+        "parameters": parameters,
+        "seeding": "numpy SeedSequence(seed, spawn_key=(point, run)) per run, PCG64",
+        "scenario": {"path": str(loaded.path), "sha256": loaded.sha256, "name": loaded.name,
+                     "title": loaded.scenario.meta.title, "as_of": str(loaded.scenario.meta.as_of)},
+        "actors": [{"id": a, "name": n, "roles": list(r)}
+                   for a, n, r in zip(game.actor_ids, game.actor_names, game.roles)],
+        "issues": [{"id": iid, "name": loaded.scenario.issues[iid].name, "kind": loaded.scenario.issues[iid].kind,
+                    "options": list(game.space.option_ids[i]), "area_km2": loaded.scenario.issues[iid].area_km2}
+                   for i, iid in enumerate(game.space.issue_ids)],
+        "proposals": [{"id": p, "name": n} for p, n in zip(game.proposal_ids, game.proposal_names)],
+        "signatories": [game.actor_ids[s] for s in game.signatories],
+        "max_rounds": game.protocol["max_rounds"],
+        "protocol": game.protocol["kind"],
+    }
+
+
+def default_out(name: str) -> Path:
+    """results/<scenario>-<UTC timestamp>."""
+    import time
+
+    return Path("results") / f"{name}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
+
+
+def run_command(args, argv: list[str]) -> int:
+    """`negsim run`: simulate, write the results folder, print a summary, optionally plot."""
+    import pandas as pd
+
+    from sim.domain.game import compile_scenario
+    from sim.scenario import load_scenario
+
+    loaded = load_scenario(args.scenario)
+    game = compile_scenario(loaded.scenario)
+    out = Path(args.out) if args.out else default_out(loaded.name)
+    workers = args.workers or os.cpu_count() or 1
+    chunk = args.chunk or auto_chunk_size(args.runs, workers)
+    folder = ResultsFolder.create(out)
+    manifest = base_manifest(loaded, game, argv, args.seed, args.runs, workers=workers, chunk_size=chunk,
+                             dask=getattr(args, "dask", None))
+    folder.write_manifest(manifest)
+    tasks = [Task(cid, game, spec) for cid, _, spec in plan_chunks(1, args.runs, args.seed, chunk, True)]
+    try:
+        execute(tasks, folder, workers=workers, dask=getattr(args, "dask", None))
+    except KeyboardInterrupt:
+        manifest.update(status="incomplete", finished=now_iso())
+        folder.write_manifest(manifest)
+        print(f"interrupted: finished chunks are kept in {out}", file=sys.stderr)
+        raise
+    counts = folder.merge()
+    manifest.update(status="complete", finished=now_iso(), rows=counts)
+    folder.write_manifest(manifest)
+    runs = pd.read_parquet(out / "runs.parquet")
+    print(summarise(runs, manifest))
+    print(f"results: {out}")
+    if getattr(args, "plot", False):
+        from sim.plots import plot_results
+
+        for path in plot_results(out):
+            print(f"figure: {path}")
+    return 0

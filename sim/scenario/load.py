@@ -1,0 +1,288 @@
+"""Load a scenario file: YAML -> pydantic shape checks -> cross-references -> one report.
+
+Every problem found is reported at once, each as `file:line: field.path: message`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from sim.errors import Problem, ScenarioError
+from sim.scenario.schema import Number, Scenario, Uncertain, number_bounds
+from sim.scenario.yamlsrc import SourceMap, parse_yaml, read_bytes
+
+KNOWN_PROTOCOLS = ("mediated", "alternating", "expected_utility")
+
+
+@dataclass(frozen=True)
+class LoadedScenario:
+    """A validated scenario with where it came from."""
+
+    scenario: Scenario
+    path: Path
+    sha256: str
+    srcmap: SourceMap
+
+    @property
+    def name(self) -> str:
+        """The scenario's `meta.name`."""
+        return self.scenario.meta.name
+
+
+def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> LoadedScenario:
+    """Read, validate and cross-check a scenario file; raise ScenarioError listing every problem."""
+    path = Path(path)
+    raw = read_bytes(path)
+    data, srcmap = parse_yaml(raw, str(path))
+    if overrides:
+        from sim.scenario.overrides import apply_overrides
+
+        data = apply_overrides(data, overrides, srcmap)
+    scenario = validate(data, srcmap, base_dir=path.parent)
+    digest = hashlib.sha256(raw).hexdigest()
+    return LoadedScenario(scenario, path, digest, srcmap)
+
+
+def validate(data: Any, srcmap: SourceMap, base_dir: Path | None = None) -> Scenario:
+    """Turn parsed YAML into a Scenario or raise ScenarioError with every problem."""
+    if not isinstance(data, dict):
+        raise ScenarioError([srcmap.problem((), "a scenario must be a mapping with meta, sources, "
+                                                 "issues, actors, proposals and protocol")])
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(_pydantic_problems(exc, srcmap)) from None
+    problems = cross_check(scenario, srcmap, base_dir)
+    if problems:
+        raise ScenarioError(problems)
+    return scenario
+
+
+_TYPE_ERRORS = {"float_type", "float_parsing", "dict_type", "model_type", "string_type",
+                "model_attributes_type", "int_type", "int_parsing", "tuple_type", "literal_error",
+                "bool_type", "bool_parsing", "is_instance_of"}
+_EXPECTS = {"float_type": "a number", "float_parsing": "a number", "dict_type": "a mapping",
+            "model_type": "a mapping", "model_attributes_type": "a mapping", "string_type": "text",
+            "int_type": "a whole number", "int_parsing": "a whole number", "tuple_type": "a list"}
+
+
+def _clean_loc(loc: tuple) -> tuple:
+    # pydantic names union branches in the location (`float`, `Uncertain`, `function-after[...]`);
+    # ids in scenarios are lower-case, so anything else is a branch tag, not a field.
+    out = []
+    for part in loc:
+        if isinstance(part, str) and (part in {"float", "str", "int", "bool"} or not re.fullmatch(r"[a-z0-9_]+", part)):
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+def _pydantic_problems(exc: ValidationError, srcmap: SourceMap) -> list[Problem]:
+    grouped: dict[tuple, list[dict]] = {}
+    for err in exc.errors(include_url=False):
+        grouped.setdefault(_clean_loc(err["loc"]), []).append(err)
+    problems = []
+    for loc, errs in grouped.items():
+        specific = [e for e in errs if e["type"] not in _TYPE_ERRORS]
+        if specific:
+            messages = list(dict.fromkeys(_message(e) for e in specific))
+        elif len(errs) > 1:
+            wants = list(dict.fromkeys(_EXPECTS.get(e["type"], e["msg"]) for e in errs))
+            messages = [f"expected {' or '.join(wants)}, got {_show(errs[0].get('input'))}"
+                        if "a number" not in wants or "a mapping" not in wants
+                        else f"expected a number or an uncertain number {{mean, sd}} / {{low, high}}, "
+                             f"got {_show(errs[0].get('input'))}"]
+        else:
+            messages = [_message(errs[0])]
+        for message in messages:
+            problems.append(srcmap.problem(loc, message))
+    return sorted(problems, key=lambda p: (p.line or 0, p.field))
+
+
+def _message(err: dict) -> str:
+    kind, msg = err["type"], err["msg"]
+    if kind == "extra_forbidden":
+        return "unknown field (check the spelling; see docs/scenario-format.md)"
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "value_error":
+        return msg.removeprefix("Value error, ")
+    if kind == "string_pattern_mismatch" and "a-z" in msg:
+        return f"{_show(err.get('input'))} is not a valid id (lower-case letters, digits and _, starting with a letter)"
+    if kind in _EXPECTS:
+        return f"expected {_EXPECTS[kind]}, got {_show(err.get('input'))}"
+    return msg
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _check_number(problems: list, srcmap: SourceMap, path: tuple, value: Number, lo: float, hi: float,
+                  what: str) -> None:
+    if isinstance(value, Uncertain):
+        for bound in ("mean", "low", "high"):
+            v = getattr(value, bound)
+            if v is not None and not lo <= v <= hi:
+                problems.append(srcmap.problem(path + (bound,), f"{what} {bound} {v} is outside [{lo}, {hi}]"))
+    elif not lo <= value <= hi:
+        problems.append(srcmap.problem(path, f"{what} {value} is outside [{lo}, {hi}]"))
+
+
+def cross_check(sc: Scenario, srcmap: SourceMap, base_dir: Path | None) -> list[Problem]:
+    """Every reference in the scenario points at something that exists; numbers are in range."""
+    out: list[Problem] = []
+    p = srcmap.problem
+    sources, issues, actors = sc.sources, sc.issues, sc.actors
+
+    def cite(path: tuple, source_id: str, quote: str | None = None) -> None:
+        if source_id not in sources:
+            out.append(p(path + ("source",), f"unknown source {source_id!r} (known: {', '.join(sources)})"))
+        elif quote is not None:
+            _check_quote(out, srcmap, path + ("quote",), sources[source_id], quote, base_dir)
+
+    for sid, src in sources.items():
+        if src.path is not None:
+            _check_source_path(out, srcmap, ("sources", sid, "path"), src.path, base_dir)
+
+    for iid, issue in issues.items():
+        for who in issue.consent:
+            if who not in actors:
+                out.append(p(("issues", iid, "consent"), f"unknown actor {who!r} (known: {', '.join(actors)})"))
+        if issue.source is not None:
+            cite(("issues", iid), issue.source)
+
+    for aid, actor in actors.items():
+        base = ("actors", aid)
+        for iid, w in actor.weights.items():
+            if iid not in issues:
+                out.append(p(base + ("weights", iid), f"unknown issue {iid!r} (known: {', '.join(issues)})"))
+            _check_number(out, srcmap, base + ("weights", iid), w, 0.0, 1e6, "weight")
+        if actor.weights and all(number_bounds(w, 0, 1e6)[1] <= 0 for w in actor.weights.values()):
+            out.append(p(base + ("weights",), "all weights are zero; at least one issue must matter"))
+        if not actor.weights:
+            out.append(p(base, "no weights: say which issues matter to this actor"))
+        for iid, table in actor.values.items():
+            tpath = base + ("values", iid)
+            cite(tpath, table.source, table.quote)
+            if iid not in issues:
+                out.append(p(tpath, f"unknown issue {iid!r} (known: {', '.join(issues)})"))
+                continue
+            known = issues[iid].options
+            for oid, v in table.options.items():
+                if oid not in known:
+                    out.append(p(tpath + ("options", oid), f"unknown option {oid!r} of issue {iid!r} "
+                                                           f"(options: {', '.join(known)})"))
+                _check_number(out, srcmap, tpath + ("options", oid), v, 0.0, 1.0, "value")
+            missing = [o for o in known if o not in table.options]
+            if missing:
+                out.append(p(tpath + ("options",), f"no value for option(s) {', '.join(missing)}"))
+        for iid in actor.weights:
+            if iid in issues and iid not in actor.values and number_bounds(actor.weights[iid], 0, 1e6)[1] > 0:
+                out.append(p(base + ("weights", iid), f"issue {iid!r} has a weight but no values table"))
+        for iid in actor.values:
+            if iid in issues and iid not in actor.weights:
+                out.append(p(base + ("values", iid), f"issue {iid!r} has values but no weight"))
+        for k, inter in enumerate(actor.interactions):
+            ipath = base + ("interactions", k)
+            cite(ipath, inter.source, inter.quote)
+            _check_number(out, srcmap, ipath + ("delta",), inter.delta, -1.0, 1.0, "delta")
+            for iid in inter.issues:
+                if iid not in issues:
+                    out.append(p(ipath + ("issues",), f"unknown issue {iid!r}"))
+                    continue
+                for oid in inter.options:
+                    if oid not in issues[iid].options:
+                        out.append(p(ipath + ("options",), f"issue {iid!r} has no option {oid!r}"))
+                if iid == inter.when.issue:
+                    out.append(p(ipath + ("when", "issue"), "an interaction links two different issues"))
+            if inter.when.issue not in issues:
+                out.append(p(ipath + ("when", "issue"), f"unknown issue {inter.when.issue!r}"))
+            else:
+                for oid in inter.when.options:
+                    if oid not in issues[inter.when.issue].options:
+                        out.append(p(ipath + ("when", "options"),
+                                     f"issue {inter.when.issue!r} has no option {oid!r}"))
+        rpath = base + ("reservation",)
+        cite(rpath, actor.reservation.source, actor.reservation.quote)
+        _check_number(out, srcmap, rpath + ("value",), actor.reservation.value, 0.0, 1.0, "reservation")
+        from sim.model.strategies import STRATEGIES
+
+        if actor.strategy.kind not in STRATEGIES:
+            out.append(p(base + ("strategy", "kind"), f"unknown strategy {actor.strategy.kind!r} "
+                                                      f"(known: {', '.join(sorted(STRATEGIES))})"))
+
+    signatories = [a for a, act in actors.items() if "signatory" in act.roles]
+    if not signatories:
+        out.append(p(("actors",), "no actor has role signatory; someone must sign the deal"))
+
+    for pid, prop in sc.proposals.items():
+        ppath = ("proposals", pid)
+        cite(ppath, prop.source, prop.quote)
+        for iid, oid in prop.options.items():
+            if iid not in issues:
+                out.append(p(ppath + ("options", iid), f"unknown issue {iid!r} (known: {', '.join(issues)})"))
+            elif oid not in issues[iid].options:
+                out.append(p(ppath + ("options", iid), f"issue {iid!r} has no option {oid!r} "
+                                                       f"(options: {', '.join(issues[iid].options)})"))
+
+    proto = sc.protocol
+    if proto.kind not in KNOWN_PROTOCOLS:
+        out.append(p(("protocol", "kind"), f"unknown protocol {proto.kind!r} (known: {', '.join(KNOWN_PROTOCOLS)})"))
+    if proto.mediator is not None and proto.mediator not in actors:
+        out.append(p(("protocol", "mediator"), f"unknown actor {proto.mediator!r} (known: {', '.join(actors)})"))
+    if proto.kind == "mediated" and proto.mediator is None:
+        mediators = [a for a, act in actors.items() if "mediator" in act.roles]
+        if len(mediators) != 1:
+            out.append(p(("protocol", "mediator"), "the mediated protocol needs a mediator: name one here "
+                                                   "or give exactly one actor the role mediator"))
+    if proto.initial_text is not None and proto.initial_text not in sc.proposals:
+        out.append(p(("protocol", "initial_text"), f"unknown proposal {proto.initial_text!r} "
+                                                   f"(known: {', '.join(sc.proposals) or 'none'})"))
+    return sorted(out, key=lambda pr: (pr.line or 0, pr.field))
+
+
+def _resolve_inside(base_dir: Path | None, rel: str) -> Path | None:
+    if base_dir is None:
+        return None
+    root = base_dir.resolve()
+    target = (root / rel).resolve()
+    return target if target.is_relative_to(root) else None
+
+
+def _check_source_path(out: list, srcmap: SourceMap, path: tuple, rel: str, base_dir: Path | None) -> None:
+    if base_dir is None:
+        return
+    target = _resolve_inside(base_dir, rel)
+    if target is None:
+        out.append(srcmap.problem(path, f"{rel!r} points outside the scenario's folder"))
+    elif not target.is_file():
+        out.append(srcmap.problem(path, f"no file {rel!r} next to the scenario"))
+
+
+def _normalise(text: str) -> str:
+    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"')
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def _check_quote(out: list, srcmap: SourceMap, path: tuple, source, quote: str, base_dir: Path | None) -> None:
+    # Only a local copy of a source can be checked; a URL is trusted as written.
+    if source.path is None or base_dir is None:
+        return
+    target = _resolve_inside(base_dir, source.path)
+    if target is None or not target.is_file():
+        return
+    text = _normalise(target.read_text(encoding="utf-8", errors="replace"))
+    pieces = [piece for piece in re.split(r"\s*(?:\.\.\.|…)\s*", quote) if piece.strip()]
+    for piece in pieces:
+        if _normalise(piece).strip("\"' ") not in text:
+            out.append(srcmap.problem(path, f"quote not found in {source.path}: {piece[:60]!r}"))
+            return
+

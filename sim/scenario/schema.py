@@ -1,0 +1,246 @@
+"""The scenario file format: pydantic models (shape and ranges) plus cross-reference checks.
+
+Collections keyed by id (sources, issues, actors, proposals) are YAML mappings, so every
+field has a stable dotted path (`actors.ukraine.weights.donetsk`) for errors and sweeps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+Id = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Uncertain(Strict):
+    """A number we are unsure of: `{mean, sd}` (normal truncated to [low, high]) or `{low, high}` (uniform)."""
+
+    mean: float | None = None
+    sd: Annotated[float, Field(ge=0)] | None = None
+    low: float | None = None
+    high: float | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Uncertain:
+        if (self.mean is None) != (self.sd is None):
+            raise ValueError("give both mean and sd, or neither")
+        if self.mean is None and (self.low is None or self.high is None):
+            raise ValueError("give {mean, sd} or {low, high}")
+        if self.low is not None and self.high is not None and self.low > self.high:
+            raise ValueError(f"low ({self.low}) is above high ({self.high})")
+        if self.mean is not None and self.low is not None and not (self.low <= self.mean):
+            raise ValueError("mean is below low")
+        if self.mean is not None and self.high is not None and not (self.mean <= self.high):
+            raise ValueError("mean is above high")
+        return self
+
+
+Number = float | Uncertain
+
+
+def number_bounds(value: Number, lo: float, hi: float) -> tuple[float, float]:
+    """The smallest and largest value a Number can take, clipped to [lo, hi]."""
+    if isinstance(value, Uncertain):
+        a = value.low if value.low is not None else lo
+        b = value.high if value.high is not None else hi
+        return max(a, lo), min(b, hi)
+    return value, value
+
+
+def central(value: Number) -> float:
+    """The point estimate of a Number (its mean, or its interval's midpoint)."""
+    if isinstance(value, Uncertain):
+        return value.mean if value.mean is not None else (value.low + value.high) / 2
+    return float(value)
+
+
+class Cited(Strict):
+    """Provenance: which source says so, in its own words."""
+
+    source: Id
+    quote: Text
+    note: Text | None = None
+
+
+class Meta(Strict):
+    name: Id
+    title: Text
+    as_of: dt.date
+    description: Text
+
+
+class Source(Strict):
+    title: Text
+    outlet: Text
+    date: dt.date
+    url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")] | None = None
+    path: Text | None = None
+    note: Text | None = None
+
+    @model_validator(mode="after")
+    def _locatable(self) -> Source:
+        if self.url is None and self.path is None:
+            raise ValueError("a source needs a url, a path, or both")
+        return self
+
+
+TerritoryControl = Literal["ukraine", "line", "buffer", "russia"]
+
+#: What the five standard territorial options mean for control; a scenario may add others
+#: by saying `control:` itself.
+STANDARD_CONTROL: dict[str, tuple[TerritoryControl, bool]] = {
+    "ukraine": ("ukraine", False),
+    "frozen_line": ("line", False),
+    "demilitarized": ("buffer", False),
+    "de_facto_russia": ("russia", False),
+    "de_jure_russia": ("russia", True),
+}
+
+
+class Option(Strict):
+    """One way an issue can be settled. For territory, `control` says who holds the land."""
+
+    meaning: Text
+    control: TerritoryControl | None = None
+    recognised: bool | None = None
+    ceasefire_only: bool = False
+
+
+class Issue(Strict):
+    kind: Literal["territory", "policy"]
+    name: Text
+    options: Annotated[dict[Id, Option | Text], Field(min_length=2)]
+    default: Id
+    area_km2: Annotated[float, Field(gt=0)] | None = None
+    russia_share: Annotated[float, Field(ge=0, le=1)] | None = None
+    consent: tuple[Id, ...] = ()
+    source: Id | None = None
+    note: Text | None = None
+
+    @field_validator("options", mode="after")
+    @classmethod
+    def _expand(cls, options: dict) -> dict:
+        return {k: Option(meaning=v) if isinstance(v, str) else v for k, v in options.items()}
+
+    @model_validator(mode="after")
+    def _territory(self) -> Issue:
+        if self.default not in self.options:
+            raise ValueError(f"default {self.default!r} is not one of the options ({', '.join(self.options)})")
+        if self.kind == "territory":
+            if self.area_km2 is None or self.russia_share is None:
+                raise ValueError("a territorial issue needs area_km2 and russia_share")
+            for oid, opt in self.options.items():
+                if opt.control is None and oid not in STANDARD_CONTROL:
+                    raise ValueError(f"option {oid!r} is not a standard territorial option "
+                                     f"({', '.join(STANDARD_CONTROL)}); say its control: "
+                                     "ukraine | line | buffer | russia")
+        else:
+            if self.area_km2 is not None or self.russia_share is not None:
+                raise ValueError("only territorial issues have area_km2 and russia_share")
+            if any(o.control is not None for o in self.options.values()):
+                raise ValueError("only territorial options have control")
+        return self
+
+    def control_of(self, option_id: str) -> tuple[TerritoryControl, bool]:
+        """(who holds the land, whether Russia's hold is legally recognised) under an option."""
+        opt = self.options[option_id]
+        std = STANDARD_CONTROL.get(option_id, ("line", False))
+        control = opt.control or std[0]
+        recognised = opt.recognised if opt.recognised is not None else std[1]
+        return control, recognised
+
+
+Role = Literal["signatory", "mediator", "guarantor", "observer"]
+
+
+class ValueTable(Cited):
+    """An actor's value (0 = worst, 1 = best) for each option of one issue, with its source."""
+
+    options: dict[Id, Number]
+
+
+class Condition(Strict):
+    issue: Id
+    options: Annotated[tuple[Id, ...], Field(min_length=1)]
+
+
+class Interaction(Cited):
+    """When `when` holds, the value of `options` on each of `issues` shifts by `delta` (kept in [0, 1])."""
+
+    issues: Annotated[tuple[Id, ...], Field(min_length=1)]
+    options: Annotated[tuple[Id, ...], Field(min_length=1)]
+    when: Condition
+    delta: Number
+
+
+class Reservation(Cited):
+    """What no deal is worth to the actor, on its own utility scale."""
+
+    value: Number
+
+
+class Strategy(Strict):
+    """How an actor concedes; parameters depend on the kind (see sim.model.strategies)."""
+
+    kind: Id = "linear"
+    exponent: Annotated[float, Field(gt=0)] | None = None
+    deadline: Annotated[int, Field(ge=1)] | None = None
+    floor: Annotated[float, Field(ge=0, le=1)] | None = None
+    temperature: Annotated[float, Field(ge=0, le=1)] | None = None
+    patience: Annotated[int, Field(ge=1)] = 4
+    note: Text | None = None
+
+
+class Actor(Strict):
+    name: Text
+    role: Role | tuple[Role, ...] = "signatory"
+    weights: dict[Id, Number] = {}
+    values: dict[Id, ValueTable] = {}
+    interactions: tuple[Interaction, ...] = ()
+    reservation: Reservation
+    strategy: Strategy = Strategy()
+    capability: Annotated[float, Field(ge=0)] = 1.0
+    note: Text | None = None
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        """The actor's roles as a tuple."""
+        return (self.role,) if isinstance(self.role, str) else tuple(self.role)
+
+
+class Proposal(Strict):
+    name: Text
+    options: dict[Id, Id]
+    source: Id
+    quote: Text
+    note: Text | None = None
+
+
+class Protocol(Strict):
+    kind: Id = "mediated"
+    mediator: Id | None = None
+    max_rounds: Annotated[int, Field(ge=1, le=10_000)] = 50
+    temperature: Annotated[float, Field(ge=0, le=1)] = 0.02
+    initial_text: Id | None = None
+    mediator_bias: Annotated[float, Field(ge=0, le=1)] = 0.3
+    moves_per_round: Annotated[int, Field(ge=1, le=50)] = 2
+    mediator_step: Annotated[float, Field(gt=0, le=100)] = 0.3
+    note: Text | None = None
+
+
+class Scenario(Strict):
+    """A whole scenario file after shape validation (cross-references are checked separately)."""
+
+    meta: Meta
+    sources: Annotated[dict[Id, Source], Field(min_length=1)]
+    issues: Annotated[dict[Id, Issue], Field(min_length=1)]
+    actors: Annotated[dict[Id, Actor], Field(min_length=2)]
+    proposals: dict[Id, Proposal] = {}
+    protocol: Protocol = Protocol()

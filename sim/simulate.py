@@ -1,0 +1,132 @@
+"""Simulate a chunk of Monte Carlo runs and turn the model's state into result tables.
+
+Run `k` of point `p` under master seed `s` always draws from
+`SeedSequence(s, spawn_key=(p, k))`, so its result does not depend on which chunk, worker or
+backend computed it, nor on what else ran beside it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from sim.domain.game import Game
+from sim.domain.utility import sample_parameters
+from sim.model.model import OUTCOME_NAMES, NegotiationModel, RunDraws
+
+
+@dataclass(frozen=True)
+class ChunkSpec:
+    """A unit of work: some runs of one parameter point."""
+
+    seed: int
+    point: int
+    runs: tuple[int, int]  # [start, stop)
+    collect_rounds: bool = True
+
+    @property
+    def run_ids(self) -> np.ndarray:
+        """The run indices of this chunk."""
+        return np.arange(*self.runs, dtype=np.int64)
+
+
+def run_generators(seed: int, point: int, run_ids: np.ndarray) -> list[np.random.Generator]:
+    """One independent generator per run, keyed by (seed, point, run)."""
+    return [np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(point, int(r)))))
+            for r in run_ids]
+
+
+def proposal_distance_weights(game: Game) -> np.ndarray:
+    """Issue weights for 'which named proposal is this deal nearest to': the signatories' mean salience."""
+    prefs = game.central_preferences()
+    w = prefs.weights[0, game.signatories].mean(axis=0)
+    return w / w.sum() if w.sum() > 0 else np.full(game.space.n_issues, 1.0 / game.space.n_issues)
+
+
+def nearest_proposal(game: Game, deals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the nearest named proposal and the salience-weighted share of issues that differ."""
+    if not len(game.proposals):
+        return np.full(len(deals), -1), np.full(len(deals), np.nan)
+    w = proposal_distance_weights(game)
+    differs = deals[:, None, :] != game.proposals[None, :, :]  # (N, P, I)
+    dist = (differs * w).sum(axis=2)
+    best = np.argmin(dist, axis=1)
+    return best, dist[np.arange(len(deals)), best]
+
+
+def simulate_chunk(game: Game, spec: ChunkSpec, max_rounds: int | None = None) -> dict[str, pa.Table]:
+    """Run one chunk to the end; return {'runs': Table, 'rounds': Table or absent}."""
+    max_rounds = max_rounds or game.protocol["max_rounds"]
+    run_ids = spec.run_ids
+    draws = RunDraws.draw(game, run_generators(spec.seed, spec.point, run_ids), max_rounds)
+    prefs = game.sample_preferences(draws.params)
+    model = NegotiationModel(game, prefs, draws, max_rounds=max_rounds, collect_rounds=spec.collect_rounds,
+                             rng=spec.seed)
+    model.run()
+    out = {"runs": runs_table(game, model, spec, draws)}
+    if spec.collect_rounds:
+        out["rounds"] = rounds_table(game, model, spec)
+    return out
+
+
+def runs_table(game: Game, model: NegotiationModel, spec: ChunkSpec, draws: RunDraws) -> pa.Table:
+    """One row per run: outcome, the deal, utilities, km², nearest proposal, sampled inputs."""
+    n = model.n_runs
+    deals = model.text
+    util = game.utilities(model.prefs, deals[:, None, :])[:, 0, :]
+    terr = game.territory.accounting(deals, None)
+    nearest, distance = nearest_proposal(game, deals)
+    cols: dict[str, object] = {
+        "point": np.full(n, spec.point, dtype=np.int64),
+        "run": spec.run_ids,
+        "outcome": [OUTCOME_NAMES[s] for s in model.status],
+        "round": model.end_round,
+        "walked_away": [game.actor_ids[a] if a >= 0 else "" for a in model.walked_away],
+    }
+    for i, iid in enumerate(game.space.issue_ids):
+        names = np.array(game.space.option_ids[i], dtype=object)
+        cols[f"deal_{iid}"] = names[deals[:, i]].tolist()
+    for a, aid in enumerate(game.actor_ids):
+        cols[f"utility_{aid}"] = util[:, a]
+    for a, aid in enumerate(game.actor_ids):
+        cols[f"reservation_{aid}"] = model.prefs.reservation[:, a]
+    cols["transferred_km2"] = terr["transferred_km2"]
+    cols["russia_gain_km2"] = terr["russia_gain_km2"]
+    names = np.array(game.proposal_ids + ("",), dtype=object)
+    cols["nearest_proposal"] = names[nearest].tolist()
+    cols["proposal_distance"] = distance
+    sampled = sample_parameters(game.params, draws.params)
+    for k, param in enumerate(game.params):
+        cols[f"p:{param.path}"] = sampled[:, k]
+    return pa.table(cols)
+
+
+def rounds_table(game: Game, model: NegotiationModel, spec: ChunkSpec) -> pa.Table:
+    """One row per (run, round, actor): the text's utility, aspiration, reservation, acceptance."""
+    parts: dict[str, list] = {k: [] for k in ("point", "run", "round", "actor", "utility", "aspiration",
+                                              "reservation", "accepted", "text")}
+    n_a = game.n_actors
+    actor_names = np.array(game.actor_ids, dtype=object)
+    for rec in model.round_records():
+        runs = rec["runs"]
+        m = len(runs)
+        if not m:
+            continue
+        parts["point"].append(np.full(m * n_a, spec.point, dtype=np.int64))
+        parts["run"].append(np.repeat(spec.run_ids[runs], n_a))
+        parts["round"].append(np.full(m * n_a, rec["round"], dtype=np.int64))
+        parts["actor"].append(np.tile(actor_names, m))
+        for key in ("utility", "aspiration", "reservation", "accepted"):
+            parts[key].append(rec[key].reshape(-1))
+        text = np.array([".".join(map(str, row)) for row in rec["text"]], dtype=object)
+        parts["text"].append(np.repeat(text, n_a))
+    if not parts["point"]:
+        return pa.table({k: pa.array([], type=t) for k, t in _ROUNDS_TYPES.items()})
+    return pa.table({k: np.concatenate(v) for k, v in parts.items()})
+
+
+_ROUNDS_TYPES = {"point": pa.int64(), "run": pa.int64(), "round": pa.int64(), "actor": pa.string(),
+                 "utility": pa.float64(), "aspiration": pa.float64(), "reservation": pa.float64(),
+                 "accepted": pa.bool_(), "text": pa.string()}

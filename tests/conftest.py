@@ -1,0 +1,52 @@
+"""Shared fixtures: paths to the shipped and test scenarios, a loader for inline YAML."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+TINY = DATA / "tiny.yaml"
+
+
+def shipped_scenarios() -> list[Path]:
+    """Every scenario file shipped under scenarios/."""
+    return sorted((ROOT / "scenarios").rglob("*.yaml"))
+
+
+def negsim_command() -> list[str]:
+    """The installed console script (next to this interpreter), else `python -m sim`."""
+    script = Path(sys.executable).with_name("negsim")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("negsim")
+    return [found] if found else [sys.executable, "-m", "sim"]
+
+
+@pytest.fixture
+def tiny_path() -> Path:
+    return TINY
+
+
+@pytest.fixture
+def write_scenario(tmp_path):
+    """Write YAML text next to a copy of the tiny source file; return the path."""
+
+    def write(text: str, name: str = "scenario.yaml") -> Path:
+        shutil.copy(DATA / "tiny_source.txt", tmp_path / "tiny_source.txt")
+        path = tmp_path / name
+        path.write_text(text)
+        return path
+
+    return write
+
+
+@pytest.fixture(autouse=True)
+def _quiet_env(monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    os.environ.setdefault("PYTHONHASHSEED", "0")
