@@ -84,6 +84,7 @@ def runs_table(game: Game, model: NegotiationModel, spec: ChunkSpec, draws: RunD
         "outcome": [OUTCOME_NAMES[s] for s in model.status],
         "round": model.end_round,
         "walked_away": [game.actor_ids[a] if a >= 0 else "" for a in model.walked_away],
+        "vetoed_by": [game.actor_ids[a] if a >= 0 else "" for a in model.vetoed_by],
     }
     for i, iid in enumerate(game.space.issue_ids):
         names = np.array(game.space.option_ids[i], dtype=object)

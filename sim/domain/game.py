@@ -36,6 +36,7 @@ class Game:
     params: tuple[UncertainParameter, ...]
     strategies: tuple[Strategy, ...]
     capability: np.ndarray  # (A,)
+    discount: np.ndarray  # (A,) per-round discount factor on the value of an agreement
     consent: tuple[tuple[int, ...], ...]  # per issue: actors whose consent it needs beyond signatories
     proposal_ids: tuple[str, ...]
     proposal_names: tuple[str, ...]
@@ -179,6 +180,7 @@ def compile_scenario(sc: Scenario) -> Game:
         params=tuple(params),
         strategies=strategies,
         capability=np.array([a.capability for a in sc.actors.values()], dtype=float),
+        discount=np.array([a.discount for a in sc.actors.values()], dtype=float),
         consent=consent,
         proposal_ids=tuple(sc.proposals),
         proposal_names=tuple(p.name for p in sc.proposals.values()),

@@ -57,6 +57,14 @@ class NegotiationModel(mesa.Model):
         self.status = np.full(self.n_runs, ACTIVE, dtype=np.int64)
         self.end_round = np.full(self.n_runs, self.max_rounds - 1, dtype=np.int64)
         self.walked_away = np.full(self.n_runs, -1, dtype=np.int64)
+        self.vetoed_by = np.full(self.n_runs, -1, dtype=np.int64)
+        self.blocked = np.zeros(self.n_runs, dtype=np.int64)  # rounds in a row a consent was withheld
+        self.signatory_mask = np.zeros(game.n_actors, dtype=bool)
+        self.signatory_mask[game.signatories] = True
+        defaults = np.array(game.space.defaults, dtype=np.int64)
+        self._consent_issue = np.array([i for i, who in enumerate(game.consent) for _ in who], dtype=np.int64)
+        self._consent_actor = np.array([a for who in game.consent for a in who], dtype=np.int64)
+        self._consent_default = defaults[self._consent_issue] if self._consent_issue.size else defaults[:0]
         self.text = np.zeros((self.n_runs, game.space.n_issues), dtype=np.int64)
         self.tabled = self.text  # the text the actors answered this round (before any rewrite)
         signatories = set(game.signatories.tolist())
@@ -87,6 +95,43 @@ class NegotiationModel(mesa.Model):
         """(R, N, A) utilities of deals (R, N, I) for all runs (or the subset `runs`)."""
         prefs = self.prefs if runs is None else self.prefs.take(runs)
         return self.game.utilities(prefs, deals)
+
+    def consent_needed(self, text: np.ndarray) -> np.ndarray:
+        """(R, A): actors whose consent the text needs beyond the signatories.
+
+        An issue's `consent` list applies when the text departs from the issue's default
+        (the status quo): lifting sanctions needs the sanctioning powers, keeping them does not.
+        """
+        need = np.zeros((len(text), self.game.n_actors), dtype=bool)
+        if self._consent_issue.size:
+            departs = text[:, self._consent_issue] != self._consent_default  # (R, pairs)
+            for k, actor in enumerate(self._consent_actor):
+                need[:, actor] |= departs[:, k]
+        return need & ~self.signatory_mask
+
+    def close_round(self, accepted: np.ndarray) -> None:
+        """Apply the ending rules to this round's responses (R, A), shared by every protocol.
+
+        Agreement: every signatory and every actor whose consent the text needs accepts.
+        Partial: the signatories accept but a needed consent is withheld `patience` rounds in a
+        row (the mediator's patience); they then sign a ceasefire without a settlement.
+        Breakdown: a signatory walks away (see Actor.walks_away).
+        """
+        signed = accepted[:, self.signatory_mask].all(axis=1)
+        need = self.consent_needed(self.text)
+        missing = need & ~accepted
+        consented = ~missing.any(axis=1)
+        self.finish(signed & consented, AGREEMENT)
+        blocked = signed & ~consented & self.active
+        self.blocked = np.where(blocked, self.blocked + 1, 0)
+        limit = self.game.protocol["consent_patience"]
+        settle = blocked & (self.blocked >= limit)
+        self.vetoed_by[settle] = np.argmax(missing[settle], axis=1)
+        self.finish(settle, PARTIAL)
+        for actor in self.actors:
+            leaving = actor.walks_away() & self.active
+            self.walked_away[leaving] = actor.index
+            self.finish(leaving, BREAKDOWN)
 
     def finish(self, mask: np.ndarray, outcome: int) -> None:
         """Close the runs in `mask` with an outcome at this round."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 from sim.domain.game import Game
-from sim.model.model import AGREEMENT, BREAKDOWN
 
 PROTOCOLS: dict[str, type] = {}
 
@@ -76,12 +75,16 @@ class Mediated:
         self.change_issue, self.change_option = single_changes(game)
         self.signatory_mask = np.zeros(game.n_actors, dtype=bool)
         self.signatory_mask[game.signatories] = True
+        # Whoever may have to consent to something gets a say in the text from the start.
+        self.party_mask = self.signatory_mask.copy()
+        for who in game.consent:
+            self.party_mask[list(who)] = True
 
     def start(self, model) -> None:
         """Table the opening text: the named initial proposal, or the best text at equal weights."""
         game = self.game
         model.mediator_weights = np.zeros((model.n_runs, game.n_actors))
-        model.mediator_weights[:, self.signatory_mask] = 1.0
+        model.mediator_weights[:, self.party_mask] = 1.0
         initial = game.protocol.get("initial_text")
         if initial is not None:
             model.text[:] = game.proposals[game.proposal_ids.index(initial)]
@@ -102,24 +105,21 @@ class Mediated:
         for actor in actors:
             actor.respond(text_utility[:, actor.index], model.draws.accept[:, model.round, actor.index])
         accepted = np.stack([a.accepted for a in actors], axis=1)
-        all_sign = accepted[:, self.signatory_mask].all(axis=1)
-        model.finish(all_sign, AGREEMENT)
-        for actor in actors:
-            leaving = actor.walks_away() & model.active
-            model.walked_away[leaving] = actor.index
-            model.finish(leaving, BREAKDOWN)
+        model.close_round(accepted)
         runs = np.flatnonzero(model.active)
         if runs.size:
             targets = np.stack([np.maximum(a.aspiration[runs], a.reservation[runs]) for a in actors], axis=1)
             shortfall = np.clip(targets - text_utility[runs], 0.0, None)
-            rejecting = ~accepted[runs] & self.signatory_mask
+            parties = self.party_mask | model.consent_needed(model.text[runs])
+            rejecting = ~accepted[runs] & parties
             weights = model.mediator_weights[runs] * np.exp(self.step * shortfall * rejecting)
-            model.mediator_weights[runs] = weights / weights[:, self.signatory_mask].sum(axis=1, keepdims=True)
+            model.mediator_weights[runs] = weights / weights.sum(axis=1, keepdims=True)
             self.rewrite(model, runs)
 
     def objective_weights(self, model, runs: np.ndarray) -> np.ndarray:
-        """(r, A) weights of the mediator's objective: its own fixed share, the rest to the signatories."""
-        lam = model.mediator_weights[runs] * (1.0 - self.bias)
+        """(r, A) weights of the mediator's objective: its own fixed share, the rest to the parties."""
+        lam = model.mediator_weights[runs]
+        lam = lam / lam.sum(axis=1, keepdims=True) * (1.0 - self.bias)
         if self.mediator is not None:
             lam = lam.copy()
             lam[:, self.mediator] += self.bias

@@ -243,6 +243,9 @@ def cross_check(sc: Scenario, srcmap: SourceMap, base_dir: Path | None) -> list[
         if len(mediators) != 1:
             out.append(p(("protocol", "mediator"), "the mediated protocol needs a mediator: name one here "
                                                    "or give exactly one actor the role mediator"))
+    for k, who in enumerate(proto.proposer_order or ()):
+        if who not in actors:
+            out.append(p(("protocol", "proposer_order", k), f"unknown actor {who!r} (known: {', '.join(actors)})"))
     if proto.initial_text is not None and proto.initial_text not in sc.proposals:
         out.append(p(("protocol", "initial_text"), f"unknown proposal {proto.initial_text!r} "
                                                    f"(known: {', '.join(sc.proposals) or 'none'})"))

@@ -110,7 +110,6 @@ class Option(Strict):
     meaning: Text
     control: TerritoryControl | None = None
     recognised: bool | None = None
-    ceasefire_only: bool = False
 
 
 class Issue(Strict):
@@ -194,7 +193,7 @@ class Strategy(Strict):
     deadline: Annotated[int, Field(ge=1)] | None = None
     floor: Annotated[float, Field(ge=0, le=1)] | None = None
     temperature: Annotated[float, Field(ge=0, le=1)] | None = None
-    patience: Annotated[int, Field(ge=1)] = 4
+    patience: Annotated[int, Field(ge=1)] = 6
     note: Text | None = None
 
 
@@ -207,6 +206,7 @@ class Actor(Strict):
     reservation: Reservation
     strategy: Strategy = Strategy()
     capability: Annotated[float, Field(ge=0)] = 1.0
+    discount: Annotated[float, Field(gt=0, le=1)] = 1.0
     note: Text | None = None
 
     @property
@@ -231,7 +231,9 @@ class Protocol(Strict):
     initial_text: Id | None = None
     mediator_bias: Annotated[float, Field(ge=0, le=1)] = 0.3
     moves_per_round: Annotated[int, Field(ge=1, le=50)] = 2
-    mediator_step: Annotated[float, Field(gt=0, le=100)] = 0.3
+    mediator_step: Annotated[float, Field(gt=0, le=100)] = 1.0
+    consent_patience: Annotated[int, Field(ge=1)] = 4
+    proposer_order: tuple[Id, ...] | None = None
     note: Text | None = None
 
 
