@@ -76,7 +76,7 @@ def runs_table(game: Game, model: NegotiationModel, spec: ChunkSpec, draws: RunD
     n = model.n_runs
     deals = model.text
     util = game.utilities(model.prefs, deals[:, None, :])[:, 0, :]
-    terr = game.territory.accounting(deals, None)
+    terr = game.territory.accounting(deals, model.line)
     nearest, distance = nearest_proposal(game, deals)
     cols: dict[str, object] = {
         "point": np.full(n, spec.point, dtype=np.int64),
@@ -93,6 +93,10 @@ def runs_table(game: Game, model: NegotiationModel, spec: ChunkSpec, draws: RunD
         cols[f"utility_{aid}"] = util[:, a]
     for a, aid in enumerate(game.actor_ids):
         cols[f"reservation_{aid}"] = model.prefs.reservation[:, a]
+    for t, region in enumerate(game.territory.region_ids):
+        cols[f"control_{region}"] = np.asarray(model.line[:, t], dtype=float)
+    for a, aid in enumerate(game.actor_ids):
+        cols[f"cost_{aid}"] = model.accumulated_cost[:, a]
     cols["transferred_km2"] = terr["transferred_km2"]
     cols["russia_gain_km2"] = terr["russia_gain_km2"]
     names = np.array(game.proposal_ids + ("",), dtype=object)
@@ -106,8 +110,10 @@ def runs_table(game: Game, model: NegotiationModel, spec: ChunkSpec, draws: RunD
 
 def rounds_table(game: Game, model: NegotiationModel, spec: ChunkSpec) -> pa.Table:
     """One row per (run, round, actor): the text's utility, aspiration, reservation, acceptance."""
+    regions = game.territory.region_ids
     parts: dict[str, list] = {k: [] for k in ("point", "run", "round", "actor", "utility", "aspiration",
-                                              "reservation", "accepted", "text")}
+                                              "reservation", "accepted", "cost", "text")}
+    parts.update({f"control_{r}": [] for r in regions})
     n_a = game.n_actors
     actor_names = np.array(game.actor_ids, dtype=object)
     for rec in model.round_records():
@@ -119,15 +125,18 @@ def rounds_table(game: Game, model: NegotiationModel, spec: ChunkSpec) -> pa.Tab
         parts["run"].append(np.repeat(spec.run_ids[runs], n_a))
         parts["round"].append(np.full(m * n_a, rec["round"], dtype=np.int64))
         parts["actor"].append(np.tile(actor_names, m))
-        for key in ("utility", "aspiration", "reservation", "accepted"):
+        for key in ("utility", "aspiration", "reservation", "accepted", "cost"):
             parts[key].append(rec[key].reshape(-1))
+        for t, region in enumerate(regions):
+            parts[f"control_{region}"].append(np.repeat(np.asarray(rec["line"][:, t], dtype=float), n_a))
         text = np.array([".".join(map(str, row)) for row in rec["text"]], dtype=object)
         parts["text"].append(np.repeat(text, n_a))
     if not parts["point"]:
-        return pa.table({k: pa.array([], type=t) for k, t in _ROUNDS_TYPES.items()})
+        types = {**_ROUNDS_TYPES, **{f"control_{r}": pa.float64() for r in regions}}
+        return pa.table({k: pa.array([], type=types[k]) for k in parts})
     return pa.table({k: np.concatenate(v) for k, v in parts.items()})
 
 
 _ROUNDS_TYPES = {"point": pa.int64(), "run": pa.int64(), "round": pa.int64(), "actor": pa.string(),
                  "utility": pa.float64(), "aspiration": pa.float64(), "reservation": pa.float64(),
-                 "accepted": pa.bool_(), "text": pa.string()}
+                 "accepted": pa.bool_(), "cost": pa.float64(), "text": pa.string()}

@@ -12,6 +12,7 @@ import numpy as np
 
 from sim.domain.space import DealSpace
 from sim.domain.territory import CONTROL_CODES, Territory
+from sim.domain.war import War, compile_war
 from sim.domain.utility import (InteractionTerms, Preferences, UncertainParameter, sample_parameters,
                                 utilities)
 from sim.model.strategies import Strategy, make_strategy
@@ -42,6 +43,7 @@ class Game:
     proposal_names: tuple[str, ...]
     proposals: np.ndarray  # (P, I)
     protocol: dict = field(default_factory=dict)
+    war: War | None = None
 
     @property
     def n_actors(self) -> int:
@@ -89,9 +91,9 @@ def _assemble(game: Game, samples: np.ndarray, central_only: bool) -> Preference
         targets = {"weight": weights, "value": values, "reservation": reservation, "delta": deltas}
         for k, param in enumerate(game.params):
             targets[param.target][(slice(None),) + param.loc] = samples[:, k]
-    totals = weights.sum(axis=2, keepdims=True)
-    weights = weights / np.where(totals > 0, totals, 1.0)
-    return Preferences(weights, values, reservation, deltas)
+    totals = weights.sum(axis=2)
+    weights = weights / np.where(totals > 0, totals, 1.0)[..., None]
+    return Preferences(weights, values, reservation, deltas, totals)
 
 
 def compile_scenario(sc: Scenario) -> Game:
@@ -192,6 +194,7 @@ def compile_scenario(sc: Scenario) -> Game:
                                   for a in sc.actors.values()),
             "patience": tuple(a.strategy.patience for a in sc.actors.values()),
         },
+        war=compile_war(sc, space, territory, actor_ids),
     )
 
 

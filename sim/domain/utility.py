@@ -39,6 +39,7 @@ class Preferences:
     values: np.ndarray  # (R, A, O) flat option values in [0, 1]
     reservation: np.ndarray  # (R, A)
     deltas: np.ndarray  # (R, K)
+    weight_totals: np.ndarray | None = None  # (R, A) sum of the unnormalised weights
 
     @property
     def n_runs(self) -> int:
@@ -47,7 +48,8 @@ class Preferences:
 
     def take(self, runs: np.ndarray | slice) -> Preferences:
         """The preferences of a subset of runs."""
-        return Preferences(self.weights[runs], self.values[runs], self.reservation[runs], self.deltas[runs])
+        totals = None if self.weight_totals is None else self.weight_totals[runs]
+        return Preferences(self.weights[runs], self.values[runs], self.reservation[runs], self.deltas[runs], totals)
 
 
 def issue_values(offsets: np.ndarray, terms: InteractionTerms, prefs: Preferences,

@@ -41,7 +41,8 @@ class Actor(mesa.Agent):
         """Set this round's aspiration from the strategy."""
         gain = np.nan_to_num(self.utility - self.previous_utility, nan=0.0)
         state = ConcessionState(self.model.round, self.deadline, self.reservation, self.aspiration, gain)
-        self.aspiration = np.clip(self.strategy.aspiration(state), 0.0, 1.0)
+        wanted = self.strategy.aspiration(state) - self.model.pressure[:, self.index]
+        self.aspiration = np.clip(np.maximum(wanted, self.reservation), 0.0, 1.0)
 
     def respond(self, utility: np.ndarray, uniforms: np.ndarray) -> None:
         """Accept or reject the text: logistic in the margin over max(aspiration, reservation)."""

@@ -26,17 +26,28 @@ class RunDraws:
 
     params: np.ndarray  # (R, K) uniforms for the uncertain scenario numbers
     accept: np.ndarray  # (R, max_rounds, A) uniforms for noisy acceptance
+    war: np.ndarray | None = None  # (R, K_war) uniforms for uncertain drift and costs
+    front: np.ndarray | None = None  # (R, max_rounds, T) standard normals for front-line noise
 
     @classmethod
     def draw(cls, game: Game, generators: list[np.random.Generator], max_rounds: int) -> RunDraws:
-        """Draw in a fixed order per run; later features append their draws after these."""
+        """Draw in a fixed order per run; the war's draws come last, so a scenario without
+        dynamics draws exactly what the static model draws."""
         k, a = len(game.params), game.n_actors
-        params = np.empty((len(generators), k))
-        accept = np.empty((len(generators), max_rounds, a))
+        runs = len(generators)
+        params = np.empty((runs, k))
+        accept = np.empty((runs, max_rounds, a))
+        war = front = None
+        if game.war is not None:
+            war = np.empty((runs, len(game.war.params)))
+            front = np.empty((runs, max_rounds, game.territory.n_regions))
         for r, gen in enumerate(generators):
             params[r] = gen.random(k)
             accept[r] = gen.random((max_rounds, a))
-        return cls(params, accept)
+            if war is not None:
+                war[r] = gen.random(war.shape[1])
+                front[r] = gen.standard_normal(front.shape[1:])
+        return cls(params, accept, war, front)
 
 
 class NegotiationModel(mesa.Model):
@@ -73,18 +84,47 @@ class NegotiationModel(mesa.Model):
                   game.protocol["temperatures"][a], game.protocol["patience"][a], a in signatories)
         self.actors: list[Actor] = sorted(self.agents, key=lambda ag: ag.index)
         self.protocol = protocol or make_protocol(game.protocol["kind"], game)
+        self.events_fired: list[tuple[int, str]] = []
+        self.war = None
+        if game.war is not None:
+            from sim.model.dynamics import WarState
+
+            self.war = WarState(self, game.war, draws.war, draws.front)
         self.collect_rounds = collect_rounds
         self._recorded = np.zeros(0, dtype=np.int64)
         self.datacollector = mesa.DataCollector(
-            model_reporters={"round": "round", "runs": lambda m: m._recorded, "text": lambda m: m.tabled[m._recorded]},
+            model_reporters={"round": "round", "runs": lambda m: m._recorded, "text": lambda m: m.tabled[m._recorded],
+                             "line": lambda m: m.line[m._recorded]},
             agent_reporters={
                 "utility": lambda ag: ag.utility[ag.model._recorded],
                 "aspiration": lambda ag: ag.aspiration[ag.model._recorded],
                 "reservation": lambda ag: ag.reservation[ag.model._recorded],
                 "accepted": lambda ag: ag.accepted[ag.model._recorded],
+                "cost": lambda ag: ag.model.accumulated_cost[ag.model._recorded, ag.index],
             },
         )
         self.protocol.start(self)
+
+    @property
+    def line(self) -> np.ndarray:
+        """(R, T) Russia's share of each region now (the as-of line in a static scenario)."""
+        if self.war is not None:
+            return self.war.line
+        return np.broadcast_to(self.game.territory.russia_share, (self.n_runs, self.game.territory.n_regions))
+
+    @property
+    def accumulated_cost(self) -> np.ndarray:
+        """(R, A) war costs paid so far, in utility units."""
+        if self.war is not None:
+            return self.war.accumulated
+        return np.zeros((self.n_runs, self.game.n_actors))
+
+    @property
+    def pressure(self) -> np.ndarray:
+        """(R, A) how far summits have pushed each actor's aspiration down."""
+        if self.war is not None:
+            return self.war.pressure
+        return np.zeros((self.n_runs, self.game.n_actors))
 
     @property
     def active(self) -> np.ndarray:
@@ -144,6 +184,8 @@ class NegotiationModel(mesa.Model):
         if not self.active.any() or self.round >= self.max_rounds:
             self.running = False
             return
+        if self.war is not None and self.round > 0:
+            self.war.advance()
         was_active = self.active.copy()
         self.protocol.round(self)
         if self.collect_rounds:
@@ -167,7 +209,7 @@ class NegotiationModel(mesa.Model):
         for k, (time, frame) in enumerate(agents.groupby(level=0, sort=True)):
             frame = frame.droplevel(0).loc[order]
             entry = {"round": dc.model_vars["round"][k], "runs": dc.model_vars["runs"][k],
-                     "text": dc.model_vars["text"][k]}
+                     "text": dc.model_vars["text"][k], "line": dc.model_vars["line"][k]}
             for name in dc.agent_reporters:
                 entry[name] = np.stack(frame[name].to_list(), axis=1)
             out.append(entry)

@@ -233,6 +233,9 @@ def cross_check(sc: Scenario, srcmap: SourceMap, base_dir: Path | None) -> list[
                 out.append(p(ppath + ("options", iid), f"issue {iid!r} has no option {oid!r} "
                                                        f"(options: {', '.join(issues[iid].options)})"))
 
+    if sc.dynamics is not None:
+        _check_dynamics(sc, out, srcmap, cite)
+
     proto = sc.protocol
     if proto.kind not in KNOWN_PROTOCOLS:
         out.append(p(("protocol", "kind"), f"unknown protocol {proto.kind!r} (known: {', '.join(KNOWN_PROTOCOLS)})"))
@@ -250,6 +253,49 @@ def cross_check(sc: Scenario, srcmap: SourceMap, base_dir: Path | None) -> list[
         out.append(p(("protocol", "initial_text"), f"unknown proposal {proto.initial_text!r} "
                                                    f"(known: {', '.join(sc.proposals) or 'none'})"))
     return sorted(out, key=lambda pr: (pr.line or 0, pr.field))
+
+
+def _check_dynamics(sc: Scenario, out: list, srcmap: SourceMap, cite) -> None:
+    p = srcmap.problem
+    dyn, issues, actors = sc.dynamics, sc.issues, sc.actors
+    regions = [iid for iid, issue in issues.items() if issue.kind == "territory"]
+
+    def region(path: tuple, iid: str) -> None:
+        if iid not in regions:
+            out.append(p(path, f"unknown region {iid!r} (territorial issues: {', '.join(regions) or 'none'})"))
+
+    def actor(path: tuple, aid: str) -> None:
+        if aid not in actors:
+            out.append(p(path, f"unknown actor {aid!r} (known: {', '.join(actors)})"))
+
+    for iid, front in dyn.front.items():
+        path = ("dynamics", "front", iid)
+        region(path, iid)
+        if front.source is not None:
+            cite(path, front.source, front.quote)
+    for aid, cost in dyn.costs.items():
+        path = ("dynamics", "costs", aid)
+        actor(path, aid)
+        _check_number(out, srcmap, path + ("per_month",), cost.per_month, 0.0, 1.0, "cost")
+        if cost.source is not None:
+            cite(path, cost.source, cost.quote)
+    for k, event in enumerate(dyn.events):
+        path = ("dynamics", "events", k)
+        cite(path, event.source, event.quote)
+        if event.round >= sc.protocol.max_rounds:
+            out.append(p(path + ("round",), f"round {event.round} is never reached "
+                                            f"(protocol.max_rounds is {sc.protocol.max_rounds})"))
+        for aid in event.costs:
+            actor(path + ("costs", aid), aid)
+        for iid in event.drift:
+            region(path + ("drift", iid), iid)
+        for aid, table in event.weights.items():
+            actor(path + ("weights", aid), aid)
+            for iid in table:
+                if iid not in issues:
+                    out.append(p(path + ("weights", aid, iid), f"unknown issue {iid!r}"))
+                elif aid in actors and iid not in actors[aid].values:
+                    out.append(p(path + ("weights", aid, iid), f"{aid} has no values for {iid!r}"))
 
 
 def _resolve_inside(base_dir: Path | None, rel: str) -> Path | None:

@@ -237,6 +237,63 @@ class Protocol(Strict):
     note: Text | None = None
 
 
+class FrontDrift(Strict):
+    """How a region's front line moves each month: Russian net gain in km² (negative: Ukrainian gain)."""
+
+    drift_km2_per_month: Number = 0.0
+    sd_km2_per_month: Annotated[float, Field(ge=0)] = 0.0
+    source: Id | None = None
+    quote: Text | None = None
+    note: Text | None = None
+
+
+class WarCost(Strict):
+    """What a month of war costs an actor, in its own utility units (casualties, money, sanctions)."""
+
+    per_month: Number
+    source: Id | None = None
+    quote: Text | None = None
+    note: Text | None = None
+
+
+EventKind = Literal["deadline", "aid_cut", "summit", "weights", "costs", "drift"]
+
+
+class Event(Cited):
+    """Something that happens between rounds, from round `round` on, in runs still at the table."""
+
+    round: Annotated[int, Field(ge=1)]
+    kind: EventKind
+    name: Text
+    costs: dict[Id, float] = {}  # added to the actor's cost per month
+    drift: dict[Id, float] = {}  # added to the region's drift, km² per month
+    pressure: Annotated[float, Field(ge=0, le=1)] = 0.0  # lowers every signatory's aspiration by this much
+    weights: dict[Id, dict[Id, Annotated[float, Field(ge=0)]]] = {}  # actor -> issue -> new weight
+
+    @model_validator(mode="after")
+    def _does_something(self) -> Event:
+        if not (self.costs or self.drift or self.pressure or self.weights):
+            raise ValueError("an event must change something: costs, drift, pressure or weights")
+        needs = {"summit": self.pressure, "weights": self.weights, "costs": self.costs, "drift": self.drift,
+                 "deadline": self.costs or self.drift, "aid_cut": self.drift or self.costs}
+        if not needs[self.kind]:
+            what = {"summit": "pressure", "weights": "weights", "costs": "costs", "drift": "drift",
+                    "deadline": "costs or drift (its consequence)", "aid_cut": "drift and/or costs"}[self.kind]
+            raise ValueError(f"a {self.kind} event needs {what}")
+        return self
+
+
+class Dynamics(Strict):
+    """The war between rounds: front lines, costs, the value of fighting on, scheduled events."""
+
+    round_days: Annotated[float, Field(gt=0, le=366)] = 14.0
+    horizon_rounds: Annotated[int, Field(ge=1, le=10_000)] = 26
+    front: dict[Id, FrontDrift] = {}
+    costs: dict[Id, WarCost] = {}
+    events: tuple[Event, ...] = ()
+    note: Text | None = None
+
+
 class Scenario(Strict):
     """A whole scenario file after shape validation (cross-references are checked separately)."""
 
@@ -246,3 +303,4 @@ class Scenario(Strict):
     actors: Annotated[dict[Id, Actor], Field(min_length=2)]
     proposals: dict[Id, Proposal] = {}
     protocol: Protocol = Protocol()
+    dynamics: Dynamics | None = None

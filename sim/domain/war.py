@@ -1,0 +1,169 @@
+"""The war between rounds, as arrays: front-line drift, war costs, the value of fighting on.
+
+The value of no deal follows the bargaining model of war (Fearon 1995, "Rationalist
+explanations for war", International Organization 49(3)): a side accepts a deal only if it
+beats its expected outcome of fighting minus the costs of fighting. We anchor that value at
+the scenario's stated reservation value r_a(0) and move it with the war:
+
+    r_a(t) = clip( r_a(0) + [W_a(t) - W_a(0)] - H * m * [c_a(t) - c_a(0)], 0, 1 )
+
+where W_a(t) is actor a's utility of the outcome it expects from fighting on: every region
+held on the front line projected H rounds ahead at the current drift, every policy issue at
+its default (status quo); c_a is its cost of war per month, m the months per round and H the
+horizon in rounds. Sunk costs do not enter (only costs still to be paid do), as in Fearon.
+
+Options tied to the line (`frozen_line`, `demilitarized`) follow it: their value for an actor
+shifts by (s - s0) * (v(all to Russia) - v(all to Ukraine)), so a freeze is worth more to
+whoever is advancing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.domain.territory import BUFFER, LINE, RUSSIA, UKRAINE
+from sim.domain.utility import UncertainParameter
+
+DAYS_PER_MONTH = 365.25 / 12
+
+
+@dataclass(frozen=True)
+class WarEvent:
+    """A scheduled change, applied before round `round` in runs still at the table."""
+
+    round: int
+    kind: str
+    name: str
+    costs: np.ndarray  # (A,) added to cost per month
+    drift: np.ndarray  # (T,) added to drift, km² per month
+    pressure: float  # lowers every signatory's aspiration by this much
+    weights: dict[int, dict[int, float]]  # actor -> issue -> new (unnormalised) weight
+
+
+@dataclass(frozen=True)
+class War:
+    """Everything the dynamics need, compiled once per scenario."""
+
+    months_per_round: float
+    horizon: int
+    drift: np.ndarray  # (T,) central drift, km²/month, + = Russia gains
+    drift_sd: np.ndarray  # (T,) noise, km²/month
+    cost: np.ndarray  # (A,) central cost per month, utility units
+    params: tuple[UncertainParameter, ...]  # uncertain drift (target "drift") and cost (target "cost")
+    events: tuple[WarEvent, ...]
+    line_options: np.ndarray  # (L,) flat indices of options whose land follows the line
+    line_region: np.ndarray  # (L,) their region index
+    ukraine_option: np.ndarray  # (T,) flat index of the region's all-to-Ukraine option, -1 if none
+    russia_option: np.ndarray  # (T,) flat index of its all-to-Russia (unrecognised if possible) option
+    war_deal: np.ndarray  # (I,) fighting on: regions on the line, policies at their defaults
+
+    def sample(self, uniforms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-run drift (R, T) and cost (R, A) from uniforms (R, n_params)."""
+        from sim.domain.utility import sample_parameters
+
+        runs = uniforms.shape[0]
+        drift = np.repeat(self.drift[None], runs, axis=0)
+        cost = np.repeat(self.cost[None], runs, axis=0)
+        values = sample_parameters(self.params, uniforms)
+        for k, param in enumerate(self.params):
+            target = drift if param.target == "drift" else cost
+            target[(slice(None),) + param.loc] = values[:, k]
+        return drift, cost
+
+    def slopes(self, values: np.ndarray) -> np.ndarray:
+        """(R, A, T): how much each actor's value of a line-tied option moves per unit of Russian share."""
+        runs, actors, _ = values.shape
+        out = np.zeros((runs, actors, len(self.ukraine_option)))
+        ok = (self.ukraine_option >= 0) & (self.russia_option >= 0)
+        out[:, :, ok] = values[:, :, self.russia_option[ok]] - values[:, :, self.ukraine_option[ok]]
+        return out
+
+    def line_values(self, base: np.ndarray, slopes: np.ndarray, shift: np.ndarray) -> np.ndarray:
+        """Values (R, A, O) with line-tied options moved by `shift` (R, T) = share - as-of share."""
+        out = base.copy()
+        if len(self.line_options):
+            moved = base[:, :, self.line_options] + shift[:, None, self.line_region] * slopes[:, :, self.line_region]
+            out[:, :, self.line_options] = np.clip(moved, 0.0, 1.0)
+        return out
+
+
+def compile_war(sc, space, territory, actor_ids) -> War | None:
+    """The War of a scenario, or None if it declares no dynamics."""
+    from sim.scenario.schema import Uncertain, central
+
+    dyn = sc.dynamics
+    if dyn is None:
+        return None
+    regions = territory.region_ids
+    params: list[UncertainParameter] = []
+
+    def number(value, path: str, target: str, loc: tuple, lo: float, hi: float) -> float:
+        if isinstance(value, Uncertain):
+            lo_b = max(lo, value.low) if value.low is not None else lo
+            hi_b = min(hi, value.high) if value.high is not None else hi
+            normal = value.mean is not None
+            a, b = (value.mean, value.sd) if normal else (value.low, value.high)
+            params.append(UncertainParameter(path, target, loc, normal, a, b, lo_b, hi_b))
+        return central(value)
+
+    drift = np.zeros(len(regions))
+    drift_sd = np.zeros(len(regions))
+    for iid, front in dyn.front.items():
+        t = regions.index(iid)
+        drift[t] = number(front.drift_km2_per_month, f"dynamics.front.{iid}.drift_km2_per_month", "drift", (t,),
+                          -1e9, 1e9)
+        drift_sd[t] = front.sd_km2_per_month
+    cost = np.zeros(len(actor_ids))
+    for aid, wc in dyn.costs.items():
+        a = actor_ids.index(aid)
+        cost[a] = number(wc.per_month, f"dynamics.costs.{aid}.per_month", "cost", (a,), 0.0, 1.0)
+
+    offsets = space.offsets
+    line_options, line_region = [], []
+    ukraine_option = np.full(len(regions), -1, dtype=np.int64)
+    russia_option = np.full(len(regions), -1, dtype=np.int64)
+    war_deal = np.array(space.defaults, dtype=np.int64)
+    for t, iid in enumerate(regions):
+        i = space.issue_index(iid)
+        codes = territory.control[t]
+        rec = territory.recognised[t]
+        for o in range(space.n_options[i]):
+            if codes[o] in (LINE, BUFFER):
+                line_options.append(offsets[i] + o)
+                line_region.append(t)
+            if codes[o] == UKRAINE and ukraine_option[t] < 0:
+                ukraine_option[t] = offsets[i] + o
+            if codes[o] == RUSSIA and (russia_option[t] < 0 or not rec[o]):
+                russia_option[t] = offsets[i] + o
+        on_line = [o for o in range(space.n_options[i]) if codes[o] == LINE]
+        if on_line:
+            war_deal[i] = on_line[0]
+
+    events = []
+    for ev in dyn.events:
+        ev_costs = np.zeros(len(actor_ids))
+        for aid, v in ev.costs.items():
+            ev_costs[actor_ids.index(aid)] = v
+        ev_drift = np.zeros(len(regions))
+        for iid, v in ev.drift.items():
+            ev_drift[regions.index(iid)] = v
+        weights = {actor_ids.index(aid): {space.issue_index(iid): w for iid, w in table.items()}
+                   for aid, table in ev.weights.items()}
+        events.append(WarEvent(ev.round, ev.kind, ev.name, ev_costs, ev_drift, ev.pressure, weights))
+
+    return War(
+        months_per_round=dyn.round_days / DAYS_PER_MONTH,
+        horizon=dyn.horizon_rounds,
+        drift=drift,
+        drift_sd=drift_sd,
+        cost=cost,
+        params=tuple(params),
+        events=tuple(sorted(events, key=lambda e: e.round)),
+        line_options=np.array(line_options, dtype=np.int64),
+        line_region=np.array(line_region, dtype=np.int64),
+        ukraine_option=ukraine_option,
+        russia_option=russia_option,
+        war_deal=war_deal,
+    )

@@ -1,0 +1,93 @@
+"""The war going on between rounds, per run: the front line moves, costs accrue, events fire.
+
+Scheduled events run through Mesa's event list (`model.schedule_event`), half a time unit
+before the round they apply to, so they act between rounds like the war itself. All state
+has the run axis first and only runs still at the table move.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+
+from sim.domain.war import War, WarEvent
+
+
+class WarState:
+    """Front line, cost rates, accumulated costs and summit pressure of every run in a batch."""
+
+    def __init__(self, model, war: War, uniforms: np.ndarray, front_noise: np.ndarray):
+        self.model = model
+        self.war = war
+        game = model.game
+        prefs = model.prefs
+        self.area = game.territory.area_km2
+        self.line0 = np.repeat(game.territory.russia_share[None], model.n_runs, axis=0)
+        self.line = self.line0.copy()
+        self.drift, self.cost = war.sample(uniforms)
+        self.cost0 = self.cost.copy()
+        self.front_noise = front_noise  # (R, max_rounds, T) standard normals
+        self.accumulated = np.zeros((model.n_runs, game.n_actors))
+        self.pressure = np.zeros((model.n_runs, game.n_actors))
+        self.base_values = prefs.values.copy()
+        self.slopes = war.slopes(self.base_values)
+        self.reservation0 = prefs.reservation.copy()
+        self.war_value0 = self.war_value(np.arange(model.n_runs))
+        # Mesa keeps only weak references to scheduled callables, so we hold them.
+        self._callbacks = [partial(self.apply_event, event) for event in war.events]
+        for event, callback in zip(war.events, self._callbacks):
+            model.schedule_event(callback, at=event.round + 0.5)
+
+    def war_value(self, runs: np.ndarray) -> np.ndarray:
+        """(r, A): each actor's utility of fighting on, with the line projected `horizon` rounds ahead."""
+        war, prefs = self.war, self.model.prefs.take(runs)
+        months = war.horizon * war.months_per_round
+        projected = np.clip(self.line[runs] + months * self.drift[runs] / self.area, 0.0, 1.0)
+        prefs.values = war.line_values(self.base_values[runs], self.slopes[runs], projected - self.line0[runs])
+        return self.model.game.utilities(prefs, war.war_deal[None, :])[:, 0, :]
+
+    def advance(self) -> None:
+        """One round of war for every active run: the line moves, costs accrue, values follow."""
+        model, war = self.model, self.war
+        runs = np.flatnonzero(model.active)
+        if not runs.size:
+            return
+        m = war.months_per_round
+        noise = self.front_noise[runs, model.round - 1] * war.drift_sd * np.sqrt(m)
+        gain = self.drift[runs] * m + noise
+        self.line[runs] = np.clip(self.line[runs] + gain / self.area, 0.0, 1.0)
+        self.accumulated[runs] += self.cost[runs] * m
+        self.refresh(runs)
+
+    def refresh(self, runs: np.ndarray) -> None:
+        """Recompute line-tied option values and reservation values (Fearon; see sim.domain.war)."""
+        model, war = self.model, self.war
+        shift = self.line[runs] - self.line0[runs]
+        model.prefs.values[runs] = war.line_values(self.base_values[runs], self.slopes[runs], shift)
+        horizon_months = war.horizon * war.months_per_round
+        # Differences first: with an idle war they are exactly 0, so r stays exactly r(0).
+        change = (self.war_value(runs) - self.war_value0[runs]) - horizon_months * (self.cost[runs] - self.cost0[runs])
+        value = self.reservation0[runs] + change
+        model.reservation[runs] = np.clip(value, 0.0, 1.0)
+
+    def apply_event(self, event: WarEvent) -> None:
+        """Apply a scheduled change to every run still at the table."""
+        model = self.model
+        runs = np.flatnonzero(model.active)
+        if not runs.size:
+            return
+        self.cost[runs] += event.costs
+        self.drift[runs] += event.drift
+        if event.pressure:
+            self.pressure[np.ix_(runs, model.game.signatories)] += event.pressure
+        prefs = model.prefs
+        for actor, table in event.weights.items():
+            raw = prefs.weights[runs, actor] * prefs.weight_totals[runs, actor][:, None]
+            for issue, weight in table.items():
+                raw[:, issue] = weight
+            totals = raw.sum(axis=1)
+            prefs.weight_totals[runs, actor] = totals
+            prefs.weights[runs, actor] = raw / np.where(totals > 0, totals, 1.0)[:, None]
+        model.events_fired.append((model.round, event.name))
+        self.refresh(runs)
