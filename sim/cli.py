@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_positive_int, default=None, help="worker processes (default: all cores)")
     p.add_argument("--chunk", type=_positive_int, default=None, help="runs per work unit (default: automatic)")
     p.add_argument("--plot", action="store_true", help="draw the figures into OUT/figures when done")
+    p.add_argument("--trace", type=_seed, metavar="RUN_ID",
+                   help="print run RUN_ID's story round by round (simulated alone; nothing is written)")
     p.set_defaults(handler=cmd_run)
 
     p = sub.add_parser("plot", help="draw the figures a results folder supports")
@@ -148,7 +150,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """`negsim run`: Monte Carlo runs into a results folder, then a summary."""
+    """`negsim run`: Monte Carlo runs into a results folder, then a summary (or one run's story)."""
+    if args.trace is not None:
+        from sim.trace import trace
+
+        _, game = _load(args.scenario)
+        print(trace(game, args.seed, args.trace))
+        return 0
     from sim.runner import run_command
 
     return run_command(args, argv=sys.argv)

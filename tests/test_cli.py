@@ -114,3 +114,12 @@ def test_default_results_folder_is_under_results(tmp_path):
     assert result.returncode == 0, result.stderr
     (made,) = list((tmp_path / "results").iterdir())
     assert made.name.startswith("tiny-") and (made / "manifest.json").exists()
+
+
+def test_trace_tells_one_runs_story():
+    result = negsim("run", str(TINY), "--seed", "3", "--trace", "5")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith("Run 5 of tiny (seed 3)")
+    assert "Round 0" in out and "on the table:" in out and "Outcome:" in out
+    assert "Alpha rejects" in out or "Alpha accepts" in out

@@ -1,0 +1,71 @@
+"""One run's story in plain words: what was on the table, who said what, how the war moved.
+
+Runs seed themselves, so run k is simulated alone and tells exactly the story it tells
+inside any batch of the same seed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.domain.game import Game
+from sim.model.model import OUTCOME_NAMES, NegotiationModel, RunDraws
+from sim.simulate import run_generators
+
+
+def simulate_one(game: Game, seed: int, run: int, point: int = 0) -> NegotiationModel:
+    """Run `run` of `point` alone, with its round-by-round record."""
+    max_rounds = game.protocol["max_rounds"]
+    draws = RunDraws.draw(game, run_generators(seed, point, np.array([run])), max_rounds)
+    model = NegotiationModel(game, game.sample_preferences(draws.params), draws, collect_rounds=True, rng=seed)
+    model.run()
+    return model
+
+
+def _deal_text(game: Game, deal: np.ndarray, previous: np.ndarray | None) -> str:
+    desc = game.space.describe(deal)
+    if previous is None:
+        return ", ".join(f"{k}={v}" for k, v in desc.items())
+    changed = [f"{iid}: {game.space.option_ids[i][previous[i]]} -> {desc[iid]}"
+               for i, iid in enumerate(game.space.issue_ids) if previous[i] != deal[i]]
+    return "; ".join(changed) if changed else "unchanged"
+
+
+def trace(game: Game, seed: int, run: int) -> str:
+    """The story of one run as text."""
+    model = simulate_one(game, seed, run)
+    names = dict(zip(game.actor_ids, game.actor_names))
+    days = game.war.months_per_round * 30.4375 if game.war is not None else None
+    events = {}
+    for rnd, name in model.events_fired:
+        events.setdefault(rnd, []).append(name)
+    lines = [f"Run {run} of {game.name} (seed {seed}), protocol {game.protocol['kind']}"]
+    previous, prev_line = None, None
+    for rec in model.round_records():
+        rnd = rec["round"]
+        when = f" (day {rnd * days:.0f})" if days else ""
+        lines.append(f"Round {rnd}{when}")
+        for name in events.get(rnd, []):
+            lines.append(f"  event: {name}")
+        line = rec["line"][0]
+        if game.territory.n_regions and (prev_line is None or not np.allclose(line, prev_line)):
+            front = ", ".join(f"{r} {100 * s:.1f}%" for r, s in zip(game.territory.region_ids, line))
+            lines.append(f"  front (Russian share): {front}")
+        prev_line = line
+        text = rec["text"][0]
+        lines.append(f"  on the table: {_deal_text(game, text, previous)}")
+        previous = text
+        for a, aid in enumerate(game.actor_ids):
+            u, asp, res, ok = (rec[k][0, a] for k in ("utility", "aspiration", "reservation", "accepted"))
+            verdict = "accepts" if ok else "rejects"
+            lines.append(f"  {names[aid]} {verdict}: utility {u:.3f}, aspiration {asp:.3f}, no deal worth {res:.3f}")
+    outcome = OUTCOME_NAMES[int(model.status[0])]
+    end = int(model.end_round[0])
+    detail = ""
+    if model.walked_away[0] >= 0:
+        detail = f": {names[game.actor_ids[model.walked_away[0]]]} walked away"
+    if model.vetoed_by[0] >= 0:
+        detail = f": {names[game.actor_ids[model.vetoed_by[0]]]} withheld consent; ceasefire without a settlement"
+    lines.append(f"Outcome: {outcome} in round {end}{detail}")
+    lines.append(f"  deal: {_deal_text(game, model.text[0], None)}")
+    return "\n".join(lines)
