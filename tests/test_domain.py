@@ -119,3 +119,22 @@ def test_evaluate_proposals(game):
     assert split["area_transferred_km2"] == pytest.approx(400)
     maximal = records["maximal"]
     assert maximal["accepts"]["alpha"] is False and maximal["utilities"]["beta"] == pytest.approx(1.0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from(["tiny", "alaska"]))
+def test_single_change_utilities_equal_full_evaluation(seed, which):
+    from sim.domain.utility import single_change_utilities
+    from tests.conftest import ROOT
+
+    path = TINY if which == "tiny" else ROOT / "scenarios" / "alaska_2025.yaml"
+    g = compile_scenario(load_scenario(path).scenario)
+    rng = np.random.default_rng(seed)
+    prefs = g.sample_preferences(rng.random((3, len(g.params))))
+    text = np.stack([rng.integers(0, g.space.n_options) for _ in range(3)])
+    fast = single_change_utilities(g.space.offsets, g.space.n_options, g.terms, prefs, text)
+    issue_of = np.repeat(np.arange(g.space.n_issues), g.space.n_options)
+    option_of = np.concatenate([np.arange(n) for n in g.space.n_options])
+    cands = np.repeat(text[:, None, :], len(issue_of), axis=1)
+    cands[:, np.arange(len(issue_of)), issue_of] = option_of
+    assert_allclose(fast, g.utilities(prefs, cands), atol=1e-12)

@@ -110,3 +110,37 @@ def sample_parameters(params: tuple[UncertainParameter, ...], uniforms: np.ndarr
         trunc = np.where(b > 0, np.clip(a + sd * z, lo, hi), np.clip(a, lo, hi))
         out = np.where(normal, trunc, out)
     return out
+
+
+def single_change_utilities(offsets: np.ndarray, n_options: np.ndarray, terms: InteractionTerms,
+                            prefs: Preferences, text: np.ndarray) -> np.ndarray:
+    """Utilities (R, O, A) of every one-issue edit of each run's text: candidate c sets issue
+    issue_of(c) to option c (flat option index), everything else as in `text` (R, I).
+
+    Exact, and far cheaper than evaluating O full deals: an edit of issue i only changes
+    issue i's value, except when i is the condition of an interaction term; those few
+    candidates are evaluated in full.
+    """
+    runs = text.shape[0]
+    issue_of = np.repeat(np.arange(len(n_options)), n_options)
+    values = prefs.values
+    if terms.count:
+        fires = np.stack([terms.cond_mask[k][text[:, terms.cond_issue[k]]] for k in range(terms.count)], axis=1)
+        values = values.copy()
+        for k in range(terms.count):
+            values[:, terms.actor[k], :] += (prefs.deltas[:, k] * fires[:, k])[:, None] * terms.affected[k][None, :]
+        np.clip(values, 0.0, 1.0, out=values)
+    flat = text + offsets  # (R, I)
+    current = np.take_along_axis(values, np.broadcast_to(flat[:, None, :], (runs, values.shape[1], flat.shape[1])),
+                                 axis=2)  # (R, A, I)
+    base = np.einsum("rai,rai->ra", current, prefs.weights)
+    weights_c = prefs.weights[:, :, issue_of]  # (R, A, O)
+    out = base[:, :, None] + weights_c * (values - current[:, :, issue_of])  # (R, A, O)
+    out = out.transpose(0, 2, 1).copy()
+    if terms.count:
+        for j in np.unique(terms.cond_issue):
+            cands = np.flatnonzero(issue_of == j)
+            deals = np.repeat(text[:, None, :], len(cands), axis=1)
+            deals[:, :, j] = cands - offsets[j]
+            out[:, cands, :] = utilities(offsets, terms, prefs, deals)
+    return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.domain.game import Game
+from sim.domain.utility import single_change_utilities
 
 PROTOCOLS: dict[str, type] = {}
 
@@ -72,7 +73,6 @@ class Mediated:
         self.bias = float(game.protocol["mediator_bias"])
         self.sweeps = int(game.protocol["moves_per_round"])
         self.step = float(game.protocol["mediator_step"])
-        self.change_issue, self.change_option = single_changes(game)
         self.signatory_mask = np.zeros(game.n_actors, dtype=bool)
         self.signatory_mask[game.signatories] = True
         # Whoever may have to consent to something gets a say in the text from the start.
@@ -130,15 +130,13 @@ class Mediated:
         lam = self.objective_weights(model, runs)
         text = model.text[runs]
         prefs = model.prefs.take(runs)
-        n_cand = len(self.change_issue)
-        pick = np.arange(n_cand)
-        offsets = self.game.space.offsets
+        space = self.game.space
+        offsets, n_options = space.offsets, space.n_options
         for _ in range(self.sweeps):
-            cand = np.repeat(text[:, None, :], n_cand, axis=1)
-            cand[:, pick, self.change_issue] = self.change_option
-            score = np.einsum("rca,ra->rc", self.game.utilities(prefs, cand), lam)
+            util = single_change_utilities(offsets, n_options, self.game.terms, prefs, text)
+            score = np.einsum("rca,ra->rc", util, lam)
             new = text.copy()
-            for i, (start, n) in enumerate(zip(offsets, self.game.space.n_options)):
+            for i, (start, n) in enumerate(zip(offsets, n_options)):
                 new[:, i] = np.argmax(score[:, start:start + n], axis=1)
             if np.array_equal(new, text):
                 break
