@@ -129,14 +129,19 @@ def rounds_table(game: Game, model: NegotiationModel, spec: ChunkSpec) -> pa.Tab
             parts[key].append(rec[key].reshape(-1))
         for t, region in enumerate(regions):
             parts[f"control_{region}"].append(np.repeat(np.asarray(rec["line"][:, t], dtype=float), n_a))
-        text = np.array([".".join(map(str, row)) for row in rec["text"]], dtype=object)
-        parts["text"].append(np.repeat(text, n_a))
+        parts["text"].append(np.repeat(rec["text"], n_a, axis=0))
+    n_issues = game.space.n_issues
+    text_type = pa.list_(pa.int16(), n_issues)
     if not parts["point"]:
-        types = {**_ROUNDS_TYPES, **{f"control_{r}": pa.float64() for r in regions}}
+        types = {**_ROUNDS_TYPES, "text": text_type, **{f"control_{r}": pa.float64() for r in regions}}
         return pa.table({k: pa.array([], type=types[k]) for k in parts})
-    return pa.table({k: np.concatenate(v) for k, v in parts.items()})
+    columns = {k: np.concatenate(v) for k, v in parts.items() if k != "text"}
+    # The text on the table as option indices per issue (order of the manifest's issues).
+    text = np.concatenate(parts["text"]).astype(np.int16).reshape(-1)
+    columns["text"] = pa.FixedSizeListArray.from_arrays(pa.array(text), n_issues)
+    return pa.table({k: columns[k] for k in parts})
 
 
 _ROUNDS_TYPES = {"point": pa.int64(), "run": pa.int64(), "round": pa.int64(), "actor": pa.string(),
                  "utility": pa.float64(), "aspiration": pa.float64(), "reservation": pa.float64(),
-                 "accepted": pa.bool_(), "cost": pa.float64(), "text": pa.string()}
+                 "accepted": pa.bool_(), "cost": pa.float64()}
