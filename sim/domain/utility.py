@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtr, ndtri
 
 
 @dataclass(frozen=True)
@@ -104,6 +103,8 @@ def sample_parameters(params: tuple[UncertainParameter, ...], uniforms: np.ndarr
     hi = np.array([p.hi for p in params])
     out = a + uniforms * (b - a)  # uniform branch
     if normal.any():
+        from scipy.special import ndtr, ndtri  # scipy costs ~0.3 s to import; only sampling needs it
+
         sd = np.where(b > 0, b, 1.0)
         p_lo, p_hi = ndtr((lo - a) / sd), ndtr((hi - a) / sd)
         z = ndtri(np.clip(p_lo + uniforms * (p_hi - p_lo), 1e-12, 1 - 1e-12))
