@@ -92,7 +92,7 @@ def runs_table(game: Game, model: NegotiationModel, spec: ChunkSpec, draws: RunD
     for a, aid in enumerate(game.actor_ids):
         cols[f"utility_{aid}"] = util[:, a]
     for a, aid in enumerate(game.actor_ids):
-        cols[f"reservation_{aid}"] = model.prefs.reservation[:, a]
+        cols[f"reservation_{aid}"] = model.reservation[:, a]  # where the war left it when the run ended
     for t, region in enumerate(game.territory.region_ids):
         cols[f"control_{region}"] = np.asarray(model.line[:, t], dtype=float)
     for a, aid in enumerate(game.actor_ids):

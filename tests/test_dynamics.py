@@ -161,3 +161,21 @@ def test_dynamic_run_alone_equals_run_in_batch(tmp_path):
     for k in (0, 17, 29):
         alone = simulate_chunk(game, ChunkSpec(5, 0, (k, k + 1)))
         assert batch["runs"].slice(k, 1).equals(alone["runs"])
+
+
+@settings(max_examples=30, deadline=None)
+@given(share=st.floats(0, 1))
+def test_line_tied_values_meet_the_all_or_nothing_options(tmp_path_factory, share):
+    game = war_scenario(tmp_path_factory.mktemp("line"))
+    prefs = game.central_preferences()
+    offsets, options = game.space.offsets, game.space.option_ids[0]
+    frozen, ukraine, russia = (offsets[0] + options.index(o) for o in ("frozen_line", "ukraine", "de_jure_russia"))
+    line = np.array([[share, 0.2]])
+    moved = game.war.line_values(prefs.values, line)[0, :, frozen]
+    stated, to_u, to_r = prefs.values[0, :, frozen], prefs.values[0, :, ukraine], prefs.values[0, :, russia]
+    lo, hi = np.minimum.reduce([stated, to_u, to_r]), np.maximum.reduce([stated, to_u, to_r])
+    assert np.all((moved >= lo - 1e-12) & (moved <= hi + 1e-12))
+    end = game.war.line_values(np.repeat(prefs.values, 3, axis=0), np.array([[1.0, 0.2], [0.0, 0.2], [0.6, 0.2]]))
+    assert_allclose(end[0, :, frozen], to_r)
+    assert_allclose(end[1, :, frozen], to_u)
+    assert_allclose(end[2, :, frozen], stated)

@@ -12,9 +12,10 @@ held on the front line projected H rounds ahead at the current drift, every poli
 its default (status quo); c_a is its cost of war per month, m the months per round and H the
 horizon in rounds. Sunk costs do not enter (only costs still to be paid do), as in Fearon.
 
-Options tied to the line (`frozen_line`, `demilitarized`) follow it: their value for an actor
-shifts by (s - s0) * (v(all to Russia) - v(all to Ukraine)), so a freeze is worth more to
-whoever is advancing.
+Options tied to the line (`frozen_line`, `demilitarized`) follow it: as Russia's share s of a
+region moves from the as-of share s0 towards 1 (or 0), an actor's value of a line-tied option
+moves linearly towards its value of the whole region going to Russia (or back to Ukraine), so
+a freeze is worth more to whoever is advancing (see War.line_values).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class War:
     ukraine_option: np.ndarray  # (T,) flat index of the region's all-to-Ukraine option, -1 if none
     russia_option: np.ndarray  # (T,) flat index of its all-to-Russia (unrecognised if possible) option
     war_deal: np.ndarray  # (I,) fighting on: regions on the line, policies at their defaults
+    share0: np.ndarray  # (T,) Russia's share of each region at the as-of date
 
     def sample(self, uniforms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-run drift (R, T) and cost (R, A) from uniforms (R, n_params)."""
@@ -72,20 +74,30 @@ class War:
             target[(slice(None),) + param.loc] = values[:, k]
         return drift, cost
 
-    def slopes(self, values: np.ndarray) -> np.ndarray:
-        """(R, A, T): how much each actor's value of a line-tied option moves per unit of Russian share."""
-        runs, actors, _ = values.shape
-        out = np.zeros((runs, actors, len(self.ukraine_option)))
-        ok = (self.ukraine_option >= 0) & (self.russia_option >= 0)
-        out[:, :, ok] = values[:, :, self.russia_option[ok]] - values[:, :, self.ukraine_option[ok]]
-        return out
+    def line_values(self, base: np.ndarray, line: np.ndarray) -> np.ndarray:
+        """Values (R, A, O) with line-tied options moved to the front line `line` (R, T).
 
-    def line_values(self, base: np.ndarray, slopes: np.ndarray, shift: np.ndarray) -> np.ndarray:
-        """Values (R, A, O) with line-tied options moved by `shift` (R, T) = share - as-of share."""
+        Between the as-of line s0 and full Russian control, a line-tied option's value moves
+        linearly from its stated value towards the actor's value of the whole region going to
+        Russia; below s0 it moves towards the value of the whole region returning to Ukraine.
+        So a freeze is worth more to whoever advances, and it meets the all-or-nothing options
+        when the map does.
+        """
         out = base.copy()
-        if len(self.line_options):
-            moved = base[:, :, self.line_options] + shift[:, None, self.line_region] * slopes[:, :, self.line_region]
-            out[:, :, self.line_options] = np.clip(moved, 0.0, 1.0)
+        if not len(self.line_options):
+            return out
+        region = self.line_region
+        s0 = self.share0[region]
+        s = line[:, region]  # (R, L)
+        stated = base[:, :, self.line_options]
+        to_russia = np.where(self.russia_option[region] >= 0, base[:, :, np.maximum(self.russia_option[region], 0)],
+                             stated)
+        to_ukraine = np.where(self.ukraine_option[region] >= 0,
+                              base[:, :, np.maximum(self.ukraine_option[region], 0)], stated)
+        up = np.clip((s - s0) / np.where(s0 < 1, 1 - s0, 1.0), 0.0, 1.0)[:, None, :]
+        down = np.clip((s0 - s) / np.where(s0 > 0, s0, 1.0), 0.0, 1.0)[:, None, :]
+        moved = stated + up * (to_russia - stated) + down * (to_ukraine - stated)
+        out[:, :, self.line_options] = np.clip(moved, 0.0, 1.0)
         return out
 
 
@@ -166,4 +178,5 @@ def compile_war(sc, space, territory, actor_ids) -> War | None:
         ukraine_option=ukraine_option,
         russia_option=russia_option,
         war_deal=war_deal,
+        share0=territory.russia_share.copy(),
     )

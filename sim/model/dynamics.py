@@ -31,7 +31,6 @@ class WarState:
         self.accumulated = np.zeros((model.n_runs, game.n_actors))
         self.pressure = np.zeros((model.n_runs, game.n_actors))
         self.base_values = prefs.values.copy()
-        self.slopes = war.slopes(self.base_values)
         self.reservation0 = prefs.reservation.copy()
         self.war_value0 = self.war_value(np.arange(model.n_runs))
         # Mesa keeps only weak references to scheduled callables, so we hold them.
@@ -44,7 +43,7 @@ class WarState:
         war, prefs = self.war, self.model.prefs.take(runs)
         months = war.horizon * war.months_per_round
         projected = np.clip(self.line[runs] + months * self.drift[runs] / self.area, 0.0, 1.0)
-        prefs.values = war.line_values(self.base_values[runs], self.slopes[runs], projected - self.line0[runs])
+        prefs.values = war.line_values(self.base_values[runs], projected)
         return self.model.game.utilities(prefs, war.war_deal[None, :])[:, 0, :]
 
     def advance(self) -> None:
@@ -63,8 +62,7 @@ class WarState:
     def refresh(self, runs: np.ndarray) -> None:
         """Recompute line-tied option values and reservation values (Fearon; see sim.domain.war)."""
         model, war = self.model, self.war
-        shift = self.line[runs] - self.line0[runs]
-        model.prefs.values[runs] = war.line_values(self.base_values[runs], self.slopes[runs], shift)
+        model.prefs.values[runs] = war.line_values(self.base_values[runs], self.line[runs])
         horizon_months = war.horizon * war.months_per_round
         # Differences first: with an idle war they are exactly 0, so r stays exactly r(0).
         change = (self.war_value(runs) - self.war_value0[runs]) - horizon_months * (self.cost[runs] - self.cost0[runs])

@@ -142,3 +142,7 @@ class Mediated:
                 break
             text = new
         model.text[runs] = text
+
+
+# Protocols kept in their own modules register themselves when imported.
+from sim.model import expected_utility  # noqa: E402,F401

@@ -234,6 +234,9 @@ class Protocol(Strict):
     mediator_step: Annotated[float, Field(gt=0, le=100)] = 1.0
     consent_patience: Annotated[int, Field(ge=1)] = 4
     proposer_order: tuple[Id, ...] | None = None
+    eu_q: Annotated[float, Field(ge=0, le=1)] = 1.0
+    eu_compromise: Literal["least_move", "scholz_code"] = "least_move"
+    eu_probability: Literal["pooled", "pairwise"] = "pooled"
     note: Text | None = None
 
 
