@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import sim.model.expected_utility  # noqa: F401  registers the protocol until sim.model imports it
 from sim.domain.game import compile_scenario
 from sim.model.expected_utility import SCALE, expected_utility_rounds, issue_positions, weighted_median
 from sim.model.model import OUTCOME_NAMES, NegotiationModel, RunDraws

@@ -146,3 +146,4 @@ class Mediated:
 
 # Protocols kept in their own modules register themselves when imported.
 from sim.model import expected_utility  # noqa: E402,F401
+from sim.model import alternating  # noqa: E402,F401

@@ -213,6 +213,7 @@ def cross_check(sc: Scenario, srcmap: SourceMap, base_dir: Path | None) -> list[
         rpath = base + ("reservation",)
         cite(rpath, actor.reservation.source, actor.reservation.quote)
         _check_number(out, srcmap, rpath + ("value",), actor.reservation.value, 0.0, 1.0, "reservation")
+        import sim.model.protocols  # noqa: F401  (protocol modules register their own strategies)
         from sim.model.strategies import STRATEGIES
 
         if actor.strategy.kind not in STRATEGIES:
