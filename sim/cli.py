@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sim import __version__
+from sim import __version__, analysis
 from sim.errors import UserError
 
 
@@ -57,17 +57,74 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(handler=cmd_evaluate)
 
-    p = sub.add_parser("run", help="Monte Carlo runs of a scenario into a results folder")
-    p.add_argument("scenario")
-    p.add_argument("--runs", type=_positive_int, default=1000, help="number of runs (default 1000)")
-    p.add_argument("--seed", type=_seed, default=0, help="master seed (default 0)")
+    p = sub.add_parser("run", help="Monte Carlo runs of a scenario into a results folder",
+                       description="Monte Carlo runs of a scenario into a results folder. Run k draws from "
+                                   "SeedSequence(seed, spawn_key=(0, k)), so results do not depend on --workers, "
+                                   "--chunk or --dask.")
+    p.add_argument("scenario", nargs="?", help="scenario YAML file (not needed with --resume)")
+    p.add_argument("--runs", type=_positive_int, default=None, help="number of runs (default 1000)")
+    p.add_argument("--seed", type=_seed, default=None, help="master seed (default 0)")
     p.add_argument("--out", help="results folder (default results/<scenario>-<timestamp>)")
-    p.add_argument("--workers", type=_positive_int, default=None, help="worker processes (default: all cores)")
-    p.add_argument("--chunk", type=_positive_int, default=None, help="runs per work unit (default: automatic)")
     p.add_argument("--plot", action="store_true", help="draw the figures into OUT/figures when done")
     p.add_argument("--trace", type=_seed, metavar="RUN_ID",
                    help="print run RUN_ID's story round by round (simulated alone; nothing is written)")
+    _add_job_options(p, "run")
     p.set_defaults(handler=cmd_run)
+
+    p = sub.add_parser(
+        "sweep", help="Monte Carlo runs over a grid or a sample of scenario parameters",
+        description="Override scenario fields by dotted path and run R Monte Carlo runs at every parameter "
+                    "point. Values are read as YAML scalars. Several --grid give their product; --sample "
+                    "ranges are drawn together (Latin hypercube or scrambled Sobol', seeded from --seed) and "
+                    "combined with every grid point. Every point is validated like a scenario file before "
+                    "anything runs. Writes manifest.json, points.parquet (one row per point), runs.parquet "
+                    "(with the point id) and, with --rounds, rounds.parquet.")
+    p.add_argument("scenario", nargs="?", help="scenario YAML file (not needed with --resume)")
+    p.add_argument("--set", action="append", metavar="PATH=VALUE", default=None,
+                   help="fix a field at every point, e.g. actors.alpha.weights.north=0.4 or "
+                        "actors.beta.reservation.value.mean=0.5 (repeatable)")
+    p.add_argument("--grid", action="append", metavar="PATH=SPEC", default=None,
+                   help="sweep a field over LOW:HIGH:COUNT (evenly spaced, inclusive) or a list a,b,c (repeatable)")
+    p.add_argument("--sample", action="append", metavar="PATH=LOW:HIGH", default=None,
+                   help="sample a numeric field uniformly in [LOW, HIGH] (repeatable; needs --points)")
+    p.add_argument("--method", choices=("lhs", "sobol"), default=None,
+                   help="how --sample draws points: Latin hypercube (default) or scrambled Sobol' "
+                        "(use a power of 2 for --points)")
+    p.add_argument("--points", type=_positive_int, default=None, help="number of sampled points (with --sample)")
+    p.add_argument("--runs", type=_positive_int, default=None, help="Monte Carlo runs per point (default 200)")
+    p.add_argument("--seed", type=_seed, default=None, help="master seed for runs and sampling (default 0)")
+    p.add_argument("--out", help="results folder (default results/<scenario>-sweep-<timestamp>)")
+    p.add_argument("--rounds", action="store_true", help="also write rounds.parquet (large for big sweeps)")
+    _add_job_options(p, "sweep")
+    p.set_defaults(handler=cmd_sweep)
+
+    p = sub.add_parser(
+        "sensitivity", help="Sobol' indices: which parameters drive agreement and utilities",
+        description="Variance-based sensitivity analysis: first-order and total Sobol' indices, computed by "
+                    "scipy.stats.sobol_indices (Saltelli 2010 design and estimators) over the --sample ranges. "
+                    "Each parameter vector is evaluated by R Monte Carlo runs (the same seeded runs for every "
+                    "vector), giving the agreement rate and every actor's mean utility (the deal's utility when "
+                    "agreed, the reservation value otherwise). Costs POINTS x (number of parameters + 2) "
+                    "evaluations; POINTS must be a power of 2 and is rounded up to one.")
+    p.add_argument("scenario")
+    p.add_argument("--sample", action="append", metavar="PATH=LOW:HIGH", required=True,
+                   help="a parameter and its range (repeat for each parameter)")
+    p.add_argument("--set", action="append", metavar="PATH=VALUE", default=None,
+                   help="fix a field for every evaluation (repeatable)")
+    p.add_argument("--points", type=_positive_int, default=64,
+                   help="base sample size N, a power of 2 (default 64; others are rounded up)")
+    p.add_argument("--runs", type=_positive_int, default=100, help="Monte Carlo runs per evaluation (default 100)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the design and of the runs (default 0)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--out", help="also write the result to this JSON file")
+    p.add_argument("--workers", type=_positive_int, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--dask", metavar="ADDRESS",
+                   help="run on Dask: 'local' starts a LocalCluster, tcp://host:8786 joins a running one")
+    p.set_defaults(handler=cmd_sensitivity)
+
+    p = sub.add_parser("analyze", help="Pareto frontier, ZOPA, Nash and Kalai-Smorodinsky deals at the point estimates")
+    analysis.add_arguments(p)
+    p.set_defaults(handler=analysis.command)
 
     p = sub.add_parser("plot", help="draw the figures a results folder supports")
     p.add_argument("results", help="a results folder written by `negsim run`")
@@ -149,17 +206,50 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_job_options(p: argparse.ArgumentParser, command: str) -> None:
+    """Execution options shared by `run` and `sweep`."""
+    p.add_argument("--workers", type=_positive_int, default=None,
+                   help="worker processes, or Dask workers with --dask local (default: all cores)")
+    p.add_argument("--chunk", type=_positive_int, default=None, help="runs per work unit (default: automatic)")
+    p.add_argument("--dask", metavar="ADDRESS",
+                   help="run on Dask (pip install 'negsim[dask]'): 'local' starts a LocalCluster of --workers "
+                        "processes; tcp://host:8786 joins a cluster started with `dask scheduler` and "
+                        "`dask worker tcp://host:8786`")
+    p.add_argument("--resume", metavar="DIR",
+                   help=f"continue an interrupted `negsim {command}` in DIR: finished chunks are kept, the "
+                        "others run; refused if the scenario file has changed")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing --out results folder: it is deleted once the new job has been "
+                        "validated, before it runs (a folder without manifest.json is never deleted)")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """`negsim run`: Monte Carlo runs into a results folder, then a summary (or one run's story)."""
     if args.trace is not None:
         from sim.trace import trace
 
+        if not args.scenario:
+            raise UserError("--trace needs a SCENARIO file")
         _, game = _load(args.scenario)
-        print(trace(game, args.seed, args.trace))
+        print(trace(game, args.seed or 0, args.trace))
         return 0
     from sim.runner import run_command
 
     return run_command(args, argv=sys.argv)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """`negsim sweep`: runs at every point of a grid or sample of parameters."""
+    from sim.sweep import sweep_command
+
+    return sweep_command(args, argv=sys.argv)
+
+
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    """`negsim sensitivity`: first-order and total Sobol' indices (scipy.stats.sobol_indices)."""
+    from sim.sensitivity import sensitivity_command
+
+    return sensitivity_command(args, argv=sys.argv)
 
 
 def cmd_plot(args: argparse.Namespace) -> int:

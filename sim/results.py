@@ -5,13 +5,16 @@ Layout of a results folder:
     chunks/             one Parquet file per finished chunk while a job runs (kept for --resume)
     runs.parquet        one row per run, sorted by (point, run)
     rounds.parquet      one row per (point, run, round, actor)
+    points.parquet      sweeps only: one row per parameter point (`point` + one column per swept path)
 Every file is written to a temporary name and renamed, so a crash never leaves a half file.
+The merge streams one chunk at a time, so its memory does not grow with the number of runs.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,12 +66,20 @@ class ResultsFolder:
         return self.path / "chunks"
 
     @classmethod
-    def create(cls, path: str | Path) -> ResultsFolder:
-        """Make a new, empty results folder; refuse one that already exists."""
+    def create(cls, path: str | Path, force: bool = False) -> ResultsFolder:
+        """Make a new, empty results folder; refuse one that exists unless `force` (then replace it)."""
         path = Path(path)
+        if path.exists() and force:
+            # --force must never wipe a folder that is not ours (say a mistyped --out $HOME).
+            if not path.is_dir() or not ((path / "manifest.json").is_file() or not any(path.iterdir())):
+                raise UserError([Problem(str(path), None, "--out", "--force only replaces a results folder "
+                                                                   "(one with a manifest.json); this is not one, "
+                                                                   "so it was left untouched")])
+            shutil.rmtree(path)
         if path.exists():
             raise UserError([Problem(str(path), None, "--out", "results folder already exists; choose "
-                                                               "another --out (nothing was written)")])
+                                                               "another --out, continue it with --resume, or "
+                                                               "replace it with --force (nothing was written)")])
         try:
             path.mkdir(parents=True)
             (path / "chunks").mkdir()
@@ -76,6 +87,19 @@ class ResultsFolder:
             raise UserError([Problem(str(path), None, "--out",
                                      f"cannot create the results folder: {exc.strerror}")]) from None
         return cls(path)
+
+    @classmethod
+    def open(cls, path: str | Path) -> ResultsFolder:
+        """An existing results folder, to resume; a UserError if it is not one."""
+        path = Path(path)
+        if not (path / "manifest.json").is_file():
+            raise UserError([Problem(str(path), None, "--resume", "not a results folder (no manifest.json)")])
+        (path / "chunks").mkdir(exist_ok=True)
+        return cls(path)
+
+    def write_table(self, name: str, table: pa.Table) -> None:
+        """Write NAME.parquet atomically (for tables known before the runs, such as points)."""
+        atomic_write_table(self.path / f"{name}.parquet", table)
 
     def write_manifest(self, manifest: dict) -> None:
         """Write (or rewrite) manifest.json atomically."""
@@ -104,19 +128,23 @@ class ResultsFolder:
         return {int(p.stem.split("-")[1]) for p in self.chunk_dir.glob("runs-*.parquet")}
 
     def merge(self, keep_chunks: bool = False) -> dict[str, int]:
-        """Concatenate the chunks of each table into one sorted Parquet file; return row counts."""
+        """Concatenate the chunks of each table into one Parquet file sorted by (point, run); return row counts.
+
+        Chunks are streamed in id order, which the runner plans in (point, run) order, so each
+        chunk only needs sorting within itself; should the ids ever disagree with that order the
+        whole table is sorted in memory instead. Overlapping chunks (duplicate runs) are an error.
+        """
         counts = {}
         for name in TABLES:
             files = sorted(self.chunk_dir.glob(f"{name}-*.parquet"))
             if not files:
                 continue
-            table = pa.concat_tables([pq.read_table(f) for f in files], promote_options="default")
             keys = [("point", "ascending"), ("run", "ascending")]
             if name == "rounds":
                 keys.append(("round", "ascending"))
-            table = table.sort_by(keys)
-            atomic_write_table(self.path / f"{name}.parquet", table)
-            counts[name] = table.num_rows
+            schema = pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="default")
+            target = self.path / f"{name}.parquet"
+            counts[name] = self._stream_merge(files, schema, keys, target, check=name == "runs")
         if not keep_chunks:
             for f in self.chunk_dir.glob("*.parquet"):
                 f.unlink()
@@ -125,3 +153,46 @@ class ResultsFolder:
             except OSError:
                 pass
         return counts
+
+    def _stream_merge(self, files: list[Path], schema: pa.Schema, keys: list, target: Path, check: bool) -> int:
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        rows = 0
+        last: tuple[int, int] | None = None
+        in_order = True
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+            for f in files:
+                table = _conform(pq.read_table(f).sort_by(keys), schema)
+                if table.num_rows:
+                    first = (table["point"][0].as_py(), table["run"][0].as_py())
+                    if last is not None and (first < last or (check and first == last)):
+                        in_order = False
+                        break
+                    last = (table["point"][-1].as_py(), table["run"][-1].as_py())
+                writer.write_table(table)
+                rows += table.num_rows
+        if not in_order:
+            tmp.unlink()
+            table = pa.concat_tables([_conform(pq.read_table(f), schema) for f in files]).sort_by(keys)
+            if check:
+                _refuse_duplicates(table, self.path)
+            atomic_write_table(target, table)
+            return table.num_rows
+        os.replace(tmp, target)
+        return rows
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """`table` with `schema`'s columns in its order; a column a chunk lacks becomes nulls."""
+    cols = [table[f.name].cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
+            for f in schema]
+    return pa.Table.from_arrays(cols, schema=schema)
+
+
+def _refuse_duplicates(table: pa.Table, where: Path) -> None:
+    point = table["point"].to_numpy()
+    run = table["run"].to_numpy()
+    same = (point[1:] == point[:-1]) & (run[1:] == run[:-1])
+    if same.any():
+        k = int(same.argmax())
+        raise UserError(f"{where}: chunks overlap (point {point[k]}, run {run[k]} appears twice); "
+                        "the folder was written by two jobs at once? Start afresh with --force")

@@ -11,7 +11,7 @@ import math
 import os
 import platform
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +21,7 @@ import numpy as np
 
 from sim import __version__
 from sim.domain.game import Game
+from sim.errors import Problem, UserError
 from sim.results import ResultsFolder, now_iso
 from sim.simulate import ChunkSpec, simulate_chunk
 
@@ -53,6 +54,14 @@ def _work(task: Task) -> tuple[int, dict]:
     return task.chunk_id, simulate_chunk(task.game, task.spec)
 
 
+def _ignore_sigint() -> None:
+    # Ctrl-C reaches every process of the terminal's group; only the parent should act on it
+    # (keep what finished, write the manifest), not each worker with its own traceback.
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 @contextmanager
 def open_executor(workers: int | None, dask: str | None) -> Iterator[Executor | None]:
     """An executor for the requested backend; None means run serially in this process."""
@@ -72,38 +81,57 @@ def open_executor(workers: int | None, dask: str | None) -> Iterator[Executor | 
     # forkserver: no fork of a process that may hold Arrow's threads; preloading keeps start-up cheap.
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["sim.simulate"])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as executor:
+    executor = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_ignore_sigint)
+    try:
         yield executor
+    finally:
+        # On an interrupt, waiting for queued chunks would make Ctrl-C take as long as the job.
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+_OPEN = object()  # run_tasks/execute: open an executor from `workers` and `dask`
+
+
+def run_tasks(tasks: list[Task], on_result: Callable[[Task, object], None], workers: int | None = None,
+              dask: str | None = None, progress: bool | None = None,
+              work: Callable[[Task], tuple[int, object]] | None = None, executor=_OPEN) -> None:
+    """Run `work` (default: simulate the chunk) on every task; hand each result to `on_result`."""
+    if executor is _OPEN:
+        if tasks:
+            with open_executor(workers, dask) as opened:
+                run_tasks(tasks, on_result, progress=progress, work=work, executor=opened)
+        return
+    work = work or _work
+    bar = _progress(sum(t.spec.runs[1] - t.spec.runs[0] for t in tasks), progress)
+    try:
+        if executor is None:
+            for task in tasks:
+                _, result = work(task)
+                on_result(task, result)
+                bar.update(task.spec.runs[1] - task.spec.runs[0])
+            return
+        futures: dict[Future, Task] = {executor.submit(work, t): t for t in tasks}
+        try:
+            for fut in as_completed(futures):
+                task = futures.pop(fut)
+                _, result = fut.result()
+                on_result(task, result)
+                bar.update(task.spec.runs[1] - task.spec.runs[0])
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            raise
+    finally:
+        bar.close()
 
 
 def execute(tasks: list[Task], folder: ResultsFolder, workers: int | None = None, dask: str | None = None,
-            progress: bool | None = None) -> int:
+            progress: bool | None = None, executor=_OPEN) -> int:
     """Run every task not already finished in `folder`; write each chunk as it completes."""
     done = folder.finished_chunks()
     todo = [t for t in tasks if t.chunk_id not in done]
-    total_runs = sum(t.spec.runs[1] - t.spec.runs[0] for t in todo)
-    bar = _progress(total_runs, progress)
-    try:
-        with open_executor(workers, dask) as executor:
-            if executor is None:
-                for task in todo:
-                    chunk_id, tables = _work(task)
-                    folder.write_chunk(chunk_id, tables)
-                    bar.update(task.spec.runs[1] - task.spec.runs[0])
-            else:
-                futures: dict[Future, Task] = {executor.submit(_work, t): t for t in todo}
-                try:
-                    for fut in as_completed(futures):
-                        chunk_id, tables = fut.result()
-                        folder.write_chunk(chunk_id, tables)
-                        task = futures[fut]
-                        bar.update(task.spec.runs[1] - task.spec.runs[0])
-                except BaseException:
-                    for fut in futures:
-                        fut.cancel()
-                    raise
-    finally:
-        bar.close()
+    run_tasks(todo, lambda task, tables: folder.write_chunk(task.chunk_id, tables), workers=workers,
+              dask=dask, progress=progress, executor=executor)
     return len(todo)
 
 
@@ -198,44 +226,38 @@ def base_manifest(loaded, game: Game, argv: list[str], seed: int, runs: int, **p
     }
 
 
-def default_out(name: str) -> Path:
-    """results/<scenario>-<UTC timestamp>."""
+DEFAULT_RUNS = 1000
+
+
+def default_out(name: str, kind: str = "") -> Path:
+    """results/<scenario>[-<kind>]-<UTC timestamp>."""
     import time
 
-    return Path("results") / f"{name}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
+    stem = f"{name}-{kind}" if kind else name
+    return Path("results") / f"{stem}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
 
 
 def run_command(args, argv: list[str]) -> int:
-    """`negsim run`: simulate, write the results folder, print a summary, optionally plot."""
-    import pandas as pd
+    """`negsim run`: simulate (or resume), write the results folder, print a summary, optionally plot."""
+    from sim.sweep import JobSpec, resume_job, run_job
 
-    from sim.domain.game import compile_scenario
-    from sim.scenario import load_scenario
-
-    loaded = load_scenario(args.scenario)
-    game = compile_scenario(loaded.scenario)
-    out = Path(args.out) if args.out else default_out(loaded.name)
-    workers = args.workers or os.cpu_count() or 1
-    chunk = args.chunk or auto_chunk_size(args.runs, workers)
-    folder = ResultsFolder.create(out)
-    manifest = base_manifest(loaded, game, argv, args.seed, args.runs, workers=workers, chunk_size=chunk,
-                             dask=getattr(args, "dask", None))
-    folder.write_manifest(manifest)
-    tasks = [Task(cid, game, spec) for cid, _, spec in plan_chunks(1, args.runs, args.seed, chunk, True)]
-    try:
-        execute(tasks, folder, workers=workers, dask=getattr(args, "dask", None))
-    except KeyboardInterrupt:
-        manifest.update(status="incomplete", finished=now_iso())
-        folder.write_manifest(manifest)
-        print(f"interrupted: finished chunks are kept in {out}", file=sys.stderr)
-        raise
-    counts = folder.merge()
-    manifest.update(status="complete", finished=now_iso(), rows=counts)
-    folder.write_manifest(manifest)
-    runs = pd.read_parquet(out / "runs.parquet")
-    print(summarise(runs, manifest))
-    print(f"results: {out}")
-    if getattr(args, "plot", False):
+    dask = getattr(args, "dask", None)
+    if getattr(args, "resume", None):
+        if args.out or getattr(args, "force", False):
+            raise UserError([Problem("", None, "--resume", "continues the folder it names; drop --out/--force")])
+        result = resume_job(args.resume, argv=argv, workers=args.workers, dask=dask, scenario=args.scenario,
+                            given={"runs": args.runs, "seed": args.seed, "chunk_size": args.chunk})
+    else:
+        if not args.scenario:
+            raise UserError([Problem("", None, "negsim run", "give a SCENARIO file, or --resume DIR")])
+        runs = args.runs if args.runs is not None else DEFAULT_RUNS
+        spec = JobSpec(kind="run", scenario=args.scenario, runs=runs, seed=args.seed or 0, chunk_size=args.chunk,
+                       rounds=True)
+        result = run_job(spec, out=args.out, argv=argv, workers=args.workers, dask=dask,
+                         force=getattr(args, "force", False))
+    print(result.summary)
+    out, manifest = result.out, result.manifest
+    if getattr(args, "plot", False) and manifest.get("job", {}).get("kind", "run") == "run":
         from sim.plots import plot_results
 
         for path in plot_results(out):

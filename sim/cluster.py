@@ -1,0 +1,110 @@
+"""Running chunks on a dask.distributed cluster, as a concurrent.futures executor.
+
+Dask is an optional extra (`pip install 'negsim[dask]'`): it is imported only when a job asks
+for it, and its absence is a plain error message, not a traceback. Two forms:
+
+    --dask local               start a LocalCluster here: worker processes, 1 thread each
+    --dask tcp://host:8786     use a running cluster (`dask scheduler`, `dask worker tcp://host:8786`)
+
+Workers of a remote cluster need negsim installed (the same version) to unpickle the work.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import warnings
+from collections.abc import Iterator
+from concurrent.futures import Executor
+from contextlib import contextmanager
+
+from sim.errors import Problem, UserError
+
+CONNECT_TIMEOUT = "20s"
+
+
+def _import_distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise UserError([Problem("", None, "--dask", "needs the optional Dask extra, which is not installed: "
+                                                     "pip install 'negsim[dask]'")]) from None
+    return distributed
+
+
+@contextmanager
+def _sigint_ignored_by_children() -> Iterator[None]:
+    # An ignored SIGINT survives exec, so workers started now ignore Ctrl-C: only this process
+    # acts on it (keeps what finished, says how to resume), not each worker with a traceback.
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _worker_version() -> str:
+    import sim
+
+    return sim.__version__
+
+
+@contextmanager
+def dask_executor(address: str, workers: int | None = None, processes: bool = True) -> Iterator[Executor]:
+    """A concurrent.futures executor on a Dask cluster: `local` starts one, an address joins one.
+
+    `workers` is the number of local worker processes (default: all cores); it is ignored for a
+    remote cluster, whose size its operator chose. `processes=False` runs local workers as
+    threads of this process (for tests).
+    """
+    distributed = _import_distributed()
+    from sim import __version__
+
+    cluster = None
+    if address == "local":
+        n = workers or os.cpu_count() or 1
+        # One thread per worker: the model is numpy-bound and holds the GIL between array calls.
+        with warnings.catch_warnings(), _sigint_ignored_by_children():
+            # "port 8787 is in use, using another": harmless, and no dashboard is shown anyway.
+            warnings.simplefilter("ignore")
+            cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=processes,
+                                               dashboard_address=None, silence_logs=logging.ERROR)
+        client = distributed.Client(cluster)
+    else:
+        try:
+            client = distributed.Client(address, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise UserError([Problem("", None, "--dask", f"cannot reach a Dask scheduler at {address}: {exc}. "
+                                                         "Start one with `dask scheduler` and workers with "
+                                                         f"`dask worker {address}`, or use --dask local")]) from None
+    try:
+        if cluster is None:
+            _check_workers(client, address, __version__)
+        with client.get_executor(pure=False) as executor:
+            yield executor
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _check_workers(client, address: str, version: str) -> None:
+    """Fail early, with a message, if the cluster cannot run negsim's work."""
+    try:
+        found = client.run(_worker_version)
+    except Exception as exc:  # noqa: BLE001 - anything a worker raises means it cannot run our code
+        raise UserError([Problem("", None, "--dask", f"the workers at {address} cannot import negsim "
+                                                     f"({type(exc).__name__}: {exc}); install it on every "
+                                                     "worker: pip install 'negsim[dask]'")]) from None
+    if not found:
+        raise UserError([Problem("", None, "--dask", f"the Dask cluster at {address} has no workers; start "
+                                                     f"some with `dask worker {address}`")])
+    wrong = sorted({v for v in found.values() if v != version})
+    if wrong:
+        raise UserError([Problem("", None, "--dask", f"workers at {address} run negsim {', '.join(wrong)}, "
+                                                     f"this is {version}; install the same version everywhere")])

@@ -1,0 +1,225 @@
+"""Variance-based sensitivity analysis: which parameters drive agreement and each actor's utility.
+
+First-order and total Sobol' indices are computed by `scipy.stats.sobol_indices` (the
+estimators of Saltelli et al. 2010, Comput. Phys. Commun. 181(2)). We build scipy's own
+design (matrices A and B from one scrambled Sobol' sequence of 2d dimensions, and the d
+matrices A_B^(i)) so that the model can evaluate all N (d + 2) parameter vectors in one
+parallel batch, then hand the outputs to scipy.
+
+For a scenario, the model function maps a parameter vector (one value per `--sample` path) to
+the agreement rate and every actor's mean utility over R Monte Carlo runs. Every vector is
+evaluated on the same R seeded runs (common random numbers: run k always draws from
+SeedSequence(seed, spawn_key=(0, k))), so the model is a deterministic function of the
+parameters and the indices apportion the parameters' effect, not Monte Carlo noise. An
+actor's utility in a run is the agreed deal's utility, or its reservation value (what no deal
+is worth to it) when the run ends without a full agreement.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sim.errors import Problem, UserError
+
+
+def next_power_of_two(n: int) -> int:
+    """The smallest power of 2 that is at least n."""
+    return 1 << max(0, int(n) - 1).bit_length()
+
+
+def sobol_design(bounds: Sequence[tuple[float, float]], n: int,
+                 seed: int | np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Saltelli's A (d, n), B (d, n) and A_B (d, d, n) for independent uniform inputs, as scipy builds them."""
+    from scipy.stats import qmc
+
+    from sim.sweep import qmc_engine
+
+    d = len(bounds)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    unit = qmc_engine(qmc.Sobol, 2 * d, rng, scramble=True, bits=64).random(n).T.reshape(2, d, n)
+    low = np.array([b[0] for b in bounds], dtype=float)[None, :, None]
+    high = np.array([b[1] for b in bounds], dtype=float)[None, :, None]
+    a, b = low + unit * (high - low)
+    ab = np.tile(a, (d, 1, 1))
+    ab[np.arange(d), np.arange(d)] = b
+    return a, b, ab
+
+
+@dataclass
+class SobolResult:
+    """Indices per output (rows) and parameter (columns); NaN where an output does not vary."""
+
+    first_order: np.ndarray  # (s, d)
+    total: np.ndarray  # (s, d)
+    mean: np.ndarray  # (s,)
+    variance: np.ndarray  # (s,)
+    n: int
+    n_evaluations: int
+
+
+def sobol_analysis(func: Callable[[np.ndarray], np.ndarray], bounds: Sequence[tuple[float, float]], n: int,
+                   seed: int | np.random.Generator | None = None) -> SobolResult:
+    """First-order and total Sobol' indices of `func` over uniform inputs, by scipy.stats.sobol_indices.
+
+    `func` takes parameter vectors as columns, an array (d, N), and returns (s, N) outputs (or
+    (N,) for one output). It is called once, with all N = n (d + 2) vectors. `n` must be a
+    power of 2 (scipy's requirement for the balance of Sobol' points).
+    """
+    from scipy.stats import sobol_indices
+
+    if n < 2 or n & (n - 1):
+        raise ValueError(f"n must be a power of 2 (at least 2), got {n}")
+    d = len(bounds)
+    a, b, ab = sobol_design(bounds, n, seed)
+    x = np.concatenate([a, b, *ab], axis=1)
+    y = np.atleast_2d(np.asarray(func(x), dtype=float))
+    if y.shape[1] != x.shape[1]:
+        raise ValueError(f"func returned {y.shape[1]} columns for {x.shape[1]} parameter vectors")
+    s = y.shape[0]
+    f_a, f_b = y[:, :n], y[:, n:2 * n]
+    f_ab = y[:, 2 * n:].reshape(s, d, n).transpose(1, 0, 2)
+    res = sobol_indices(func={"f_A": f_a, "f_B": f_b, "f_AB": f_ab}, n=n)
+    first = np.asarray(res.first_order, dtype=float).reshape(s, d)
+    total = np.asarray(res.total_order, dtype=float).reshape(s, d)
+    both = np.concatenate([f_a, f_b], axis=1)
+    variance = both.var(axis=1)
+    # scipy reports 0 for an output that never varies; "no variance to apportion" is the truth.
+    first[variance == 0] = np.nan
+    total[variance == 0] = np.nan
+    return SobolResult(first, total, both.mean(axis=1), variance, n, x.shape[1])
+
+
+# --- the scenario as a model function -------------------------------------------------------
+
+def _evaluate_chunk(task) -> tuple[int, tuple[int, int, np.ndarray]]:
+    """(chunk id, (runs, agreements, summed utility per actor)) of one chunk, reduced in the worker."""
+    import pyarrow.compute as pc
+
+    from sim.simulate import simulate_chunk
+
+    runs = simulate_chunk(task.game, task.spec)["runs"]
+    agreed = pc.equal(runs["outcome"], "agreement").to_numpy(zero_copy_only=False)
+    payoff = np.array([np.where(agreed, runs[f"utility_{a}"].to_numpy(), runs[f"reservation_{a}"].to_numpy()).sum()
+                       for a in task.game.actor_ids])
+    return task.chunk_id, (runs.num_rows, int(agreed.sum()), payoff)
+
+
+def scenario_model(prep, runs: int, seed: int, workers: int | None = None, dask: str | None = None,
+                   progress: bool | None = None, chunk_size: int = 2000) -> tuple[Callable, list[str]]:
+    """The model function for Sobol' analysis of a prepared scenario, and the names of its outputs."""
+    from sim.runner import Task, run_tasks
+    from sim.simulate import ChunkSpec
+
+    actors = list(prep.loaded.scenario.actors)
+    outputs = ["agreement_rate"] + [f"utility_{a}" for a in actors]
+    starts = list(range(0, runs, chunk_size))
+
+    def model(x: np.ndarray) -> np.ndarray:
+        values = [tuple(prep.value_of(axis, x[j, k]) for j, axis in enumerate(prep.axes)) for k in range(x.shape[1])]
+        games = prep.games(values)
+        tasks = [Task(k * len(starts) + c, game, ChunkSpec(seed, 0, (start, min(start + chunk_size, runs)), False))
+                 for k, game in enumerate(games) for c, start in enumerate(starts)]
+        n = np.zeros(len(games))
+        agreed = np.zeros(len(games))
+        payoff = np.zeros((len(actors), len(games)))
+
+        def collect(task, result) -> None:
+            k = task.chunk_id // len(starts)
+            n[k] += result[0]
+            agreed[k] += result[1]
+            payoff[:, k] += result[2]
+
+        run_tasks(tasks, collect, workers=workers, dask=dask, progress=progress, work=_evaluate_chunk)
+        return np.vstack([agreed / n, payoff / n])
+
+    return model, outputs
+
+
+def scenario_sensitivity(scenario: str, samples: Sequence[str], points: int = 64, runs: int = 100, seed: int = 0,
+                         sets: Sequence[str] = (), workers: int | None = None, dask: str | None = None,
+                         progress: bool | None = None) -> dict:
+    """Sobol' indices of the agreement rate and each actor's mean utility over the `samples` ranges.
+
+    `points` is rounded up to a power of 2. Returns the JSON-ready report.
+    """
+    from sim.sweep import SAMPLER_SPAWN_KEY, JobSpec, prepare
+
+    if not samples:
+        raise UserError([Problem("", None, "--sample", "give at least one parameter range PATH=LOW:HIGH")])
+    n = next_power_of_two(max(points, 2))
+    spec = JobSpec(kind="sensitivity", scenario=scenario, sets=tuple(sets), samples=tuple(samples), points=n,
+                   runs=runs, seed=seed)
+    prep = prepare(spec)
+    model, outputs = scenario_model(prep, runs, seed, workers=workers, dask=dask, progress=progress)
+    bounds = [(axis.low, axis.high) for axis in prep.axes]
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=SAMPLER_SPAWN_KEY))
+    res = sobol_analysis(model, bounds, n, rng)
+    names = [axis.name for axis in prep.axes]
+
+    def clean(v: float) -> float | None:
+        return None if not np.isfinite(v) else round(float(v), 6)
+
+    return {
+        "scenario": prep.loaded.name,
+        "parameters": names,
+        "ranges": {name: [axis.low, axis.high] for name, axis in zip(names, prep.axes)},
+        "outputs": {
+            out: {"first_order": {p: clean(res.first_order[i, j]) for j, p in enumerate(names)},
+                  "total": {p: clean(res.total[i, j]) for j, p in enumerate(names)},
+                  "mean": clean(res.mean[i]), "variance": clean(res.variance[i])}
+            for i, out in enumerate(outputs)
+        },
+        "n_evaluations": res.n_evaluations,
+        "points": n,
+        "runs": runs,
+        "seed": seed,
+        "method": "scipy.stats.sobol_indices (Saltelli 2010), scrambled Sobol' design, common random numbers",
+    }
+
+
+def sensitivity_table(report: dict) -> str:
+    """The report as plain text: one block per output, one line per parameter."""
+    names = report["parameters"]
+    d = len(names)
+    lines = [f"Sobol' indices for {report['scenario']} (scipy.stats.sobol_indices, Saltelli 2010): "
+             f"{d} parameter(s), {report['points']} base points x ({d} + 2) = {report['n_evaluations']:,} "
+             f"evaluations x {report['runs']:,} runs (seed {report['seed']})"]
+    width = max(len("parameter"), *(len(p) for p in names))
+    for out, block in report["outputs"].items():
+        mean, var = block["mean"], block["variance"]
+        lines.append("")
+        if var is None or var == 0:
+            lines.append(f"{out}: constant ({mean}) over the sample; no variance to apportion")
+            continue
+        lines.append(f"{out} (mean {mean:.3f}, sd {var ** 0.5:.3f})")
+        lines.append(f"  {'parameter'.ljust(width)}  first order   total")
+        for p in sorted(names, key=lambda p: -(block["total"][p] or 0)):
+            lines.append(f"  {p.ljust(width)}  {block['first_order'][p]:11.3f}  {block['total'][p]:6.3f}")
+    lines.append("")
+    lines.append("first order: share of the output's variance due to the parameter alone; total: including its "
+                 "interactions. Estimates carry sampling error; more --points narrows it.")
+    return "\n".join(lines)
+
+
+def sensitivity_command(args, argv: list[str]) -> int:
+    """`negsim sensitivity`: compute, print a table or JSON, optionally write JSON to --out."""
+    from sim.results import atomic_write_bytes
+
+    n = next_power_of_two(max(args.points, 2))
+    if n != args.points:
+        print(f"note: --points {args.points} rounded up to {n}: Sobol' indices need a power of 2", file=sys.stderr)
+    if args.out and Path(args.out).is_dir():
+        raise UserError([Problem(args.out, None, "--out", "is a folder; give a file name for the JSON")])
+    report = scenario_sensitivity(args.scenario, args.sample, points=n, runs=args.runs, seed=args.seed,
+                                  sets=args.set or (), workers=args.workers, dask=args.dask)
+    text = json.dumps(report, indent=2)
+    if args.out:
+        atomic_write_bytes(Path(args.out), (text + "\n").encode())
+    print(text if args.json else sensitivity_table(report))
+    return 0
