@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sim import __version__, analysis
+from sim import __version__, analysis, report
 from sim.errors import UserError
 
 
@@ -68,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", action="store_true", help="draw the figures into OUT/figures when done")
     p.add_argument("--trace", type=_seed, metavar="RUN_ID",
                    help="print run RUN_ID's story round by round (simulated alone; nothing is written)")
+    p.add_argument("--protocol", choices=("mediated", "alternating", "expected_utility"),
+                   help="negotiate under this protocol instead of the scenario's (same as --set protocol.kind=...)")
+    p.add_argument("--set", action="append", metavar="PATH=VALUE", default=None,
+                   help="override a scenario field by dotted path, e.g. protocol.max_rounds=30 (repeatable)")
     _add_job_options(p, "run")
     p.set_defaults(handler=cmd_run)
 
@@ -127,10 +131,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=analysis.command)
 
     p = sub.add_parser("plot", help="draw the figures a results folder supports")
-    p.add_argument("results", help="a results folder written by `negsim run`")
+    p.add_argument("results", help="a results folder (run or sweep), or a sensitivity JSON file")
     p.add_argument("--format", choices=("png", "svg", "pdf"), default="png")
     p.add_argument("--out", help="folder for the figures (default RESULTS/figures)")
+    p.add_argument("--run", type=_seed, metavar="RUN_ID",
+                   help="run whose trajectory to draw (default: first agreement, else run 0)")
+    p.add_argument("--sensitivity", metavar="FILE",
+                   help="Sobol indices from `negsim sensitivity --out FILE` (default: RESULTS/sensitivity.json)")
     p.set_defaults(handler=cmd_plot)
+
+    p = sub.add_parser("report", help="one self-contained HTML report of a results folder, to send to a colleague")
+    report.add_arguments(p)
+    p.set_defaults(handler=report.command)
+
+    p = sub.add_parser("rerun", help="re-run a results folder from its manifest and check the numbers match")
+    p.add_argument("results", help="a results folder written by `negsim run` or `negsim sweep`")
+    p.add_argument("--workers", type=_positive_int, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--dask", metavar="ADDRESS", help="run on Dask ('local' or tcp://host:8786)")
+    p.set_defaults(handler=cmd_rerun)
     return parser
 
 
@@ -228,9 +246,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.trace is not None:
         from sim.trace import trace
 
+        from sim.domain.game import compile_scenario
+        from sim.scenario import load_scenario
+        from sim.sweep import parse_set
+
         if not args.scenario:
             raise UserError("--trace needs a SCENARIO file")
-        _, game = _load(args.scenario)
+        overrides = dict(parse_set(text) for text in (args.set or ()))
+        if args.protocol:
+            overrides["protocol.kind"] = args.protocol
+        game = compile_scenario(load_scenario(args.scenario, overrides or None).scenario)
         print(trace(game, args.seed or 0, args.trace))
         return 0
     from sim.runner import run_command
@@ -256,6 +281,16 @@ def cmd_plot(args: argparse.Namespace) -> int:
     """`negsim plot`: figures from a results folder."""
     from sim.plots import plot_results
 
-    for path in plot_results(args.results, fmt=args.format, out=args.out):
+    for path in plot_results(args.results, fmt=args.format, out=args.out, run=args.run,
+                             sensitivity=args.sensitivity):
         print(path)
     return 0
+
+
+def cmd_rerun(args: argparse.Namespace) -> int:
+    """`negsim rerun`: reproduce a results folder from its manifest and compare the tables."""
+    from sim.rerun import rerun
+
+    ok, text = rerun(args.results, workers=args.workers, dask=args.dask)
+    print(text)
+    return 0 if ok else 1

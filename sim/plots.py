@@ -1,8 +1,9 @@
 """Figures from a results folder written by `negsim run`.
 
-Every figure function takes the manifest (a dict) and the runs table (a DataFrame) and returns
-a `matplotlib.figure.Figure`; none of them runs a simulation. `plot_results` is the one driver
-that reads a folder and writes the image files.
+Every figure function takes the manifest (a dict) and the tables or JSON it shows (the runs
+table, the sweep's points, a sensitivity or deal-space analysis, one run's rounds) and returns a
+`matplotlib.figure.Figure`; none of them runs a simulation. `plot_results` is the one driver
+that reads a folder and writes the image files of every figure the folder supports.
 
 Figures are built with `matplotlib.figure.Figure` and an Agg canvas rather than through pyplot,
 so importing this module never selects a backend or registers figures in pyplot's global list
@@ -18,11 +19,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, MaxNLocator
+from numpy.typing import ArrayLike
 
 from sim.errors import UserError
 
@@ -97,6 +101,48 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         return pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several unrelated types for a damaged file
         raise UserError(f"{path}: not a readable parquet file ({type(exc).__name__}: {exc})") from None
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path}: not readable JSON ({exc})") from None
+
+
+def load_points(results_dir: str | Path) -> pd.DataFrame | None:
+    """The sweep's parameter points (`points.parquet`: `point` + one column per swept path), if any."""
+    path = Path(results_dir) / "points.parquet"
+    if not path.is_file():
+        return None
+    points = _read_parquet(path)
+    if "point" not in points.columns:
+        raise UserError(f"{path}: no `point` column (expected one row per parameter point)")
+    return points
+
+
+def load_sensitivity(path: str | Path) -> dict | None:
+    """Sobol indices from `sensitivity.json` (a file, or a folder holding one); None if absent."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "sensitivity.json"
+    if not path.is_file():
+        return None
+    data = _read_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("outputs"), dict):
+        raise UserError(f"{path}: expected a JSON object with `outputs` (Sobol indices per output)")
+    return data
+
+
+def load_analysis(results_dir: str | Path) -> dict | None:
+    """The deal-space analysis (`analysis.json`) of a results folder, if it holds one."""
+    path = Path(results_dir) / "analysis.json"
+    if not path.is_file():
+        return None
+    data = _read_json(path)
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a JSON object")
+    return data
 
 
 # ---------------------------------------------------------------------------------------------
@@ -444,39 +490,819 @@ def survival_figure(manifest: Mapping[str, Any], runs: pd.DataFrame) -> Figure:
 
 
 # ---------------------------------------------------------------------------------------------
+# Sweeps: agreement probability against the swept parameters
+
+
+def wilson_band(successes: ArrayLike, n: ArrayLike, z: float = 1.959964) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval (95% by default) for arrays of counts; (0, 1) where n is 0."""
+    k = np.asarray(successes, dtype=float)
+    n = np.asarray(n, dtype=float)
+    safe = np.where(n > 0, n, 1.0)
+    p = k / safe
+    denom = 1 + z * z / safe
+    centre = (p + z * z / (2 * safe)) / denom
+    half = z * np.sqrt(p * (1 - p) / safe + z * z / (4 * safe * safe)) / denom
+    low = np.where(n > 0, np.maximum(0.0, centre - half), 0.0)
+    high = np.where(n > 0, np.minimum(1.0, centre + half), 1.0)
+    return low, high
+
+
+def sweep_description(manifest: Mapping[str, Any]) -> dict:
+    """What the manifest says about a sweep: {"paths", "method", "runs_per_point"} (each may be empty).
+
+    Reads `manifest["sweep"]` ({"grid": [[path, values]], "sample": [[path, low, high]], "method",
+    "points", "runs_per_point"}) or, failing that, the `job` record `negsim sweep` writes
+    ({"grids": ["PATH=SPEC"], "samples": [...], "method", "runs", "swept": [paths]}).
+    """
+    sweep = manifest.get("sweep") or {}
+    job = manifest.get("job") or {}
+    paths = [str(g[0]) for g in sweep.get("grid") or [] if g] + [str(s[0]) for s in sweep.get("sample") or [] if s]
+    paths = paths or [str(p) for p in job.get("swept") or []]
+    method = sweep.get("method") or ""
+    if not method and job:
+        grids, samples = job.get("grids") or [], job.get("samples") or []
+        sampler = str(job.get("method") or "lhs")
+        method = f"grid × {sampler}" if grids and samples else (sampler if samples else ("grid" if grids else ""))
+    elif not method and sweep.get("grid"):
+        method = "grid"
+    runs = sweep.get("runs_per_point") or (job.get("runs") if job else None)
+    return {"paths": list(dict.fromkeys(paths)), "method": method, "runs_per_point": runs}
+
+
+def swept_parameters(manifest: Mapping[str, Any], points: pd.DataFrame) -> list[str]:
+    """The swept dotted paths: manifest order first, then any other varying column of points."""
+    listed = sweep_description(manifest)["paths"]
+    cols = [str(c) for c in points.columns if c != "point"]
+    ordered = [c for c in dict.fromkeys(listed) if c in cols] + [c for c in cols if c not in listed]
+    # A column that never changes is a setting, not a dimension of the sweep.
+    varying = [c for c in ordered if points[c].nunique(dropna=False) > 1]
+    return varying or ordered[:1]
+
+
+def _levels(values: pd.Series, max_levels: int) -> tuple[np.ndarray, list, list[str]]:
+    """Group a parameter's values: (level index per row, x position per level, tick label per level).
+
+    Few distinct values (a grid) keep one level each; a numeric sample with more is cut into
+    quantile bins, placed at the mean value of the points inside.
+    """
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    distinct = pd.unique(values.dropna())
+    if not numeric:
+        cats = [str(v) for v in dict.fromkeys(values.astype(str))]
+        idx = values.astype(str).map({c: i for i, c in enumerate(cats)}).to_numpy(int)
+        return idx, list(range(len(cats))), cats
+    v = values.to_numpy(float)
+    if len(distinct) <= max_levels:
+        xs = np.sort(np.asarray(distinct, dtype=float))
+        idx = np.searchsorted(xs, v)
+        return idx, list(xs), [_fmt_value(x) for x in xs]
+    edges = np.unique(np.quantile(v, np.linspace(0, 1, max_levels + 1)))
+    idx = np.clip(np.searchsorted(edges, v, side="right") - 1, 0, len(edges) - 2)
+    used = np.unique(idx)
+    remap = {b: i for i, b in enumerate(used)}
+    idx = np.array([remap[b] for b in idx])
+    xs = [float(v[idx == i].mean()) for i in range(len(used))]
+    labels = [f"{_fmt_value(edges[b])}–{_fmt_value(edges[b + 1])}" for b in used]
+    return idx, xs, labels
+
+
+def _fmt_value(x: float) -> str:
+    return f"{x:.3g}"
+
+
+def _sweep_rows(runs: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
+    """One row per run with its outcome and its point's parameter values."""
+    left = runs[["point", "outcome"]] if {"point", "outcome"} <= set(runs.columns) else pd.DataFrame(
+        columns=["point", "outcome"])
+    merged = left.merge(points, on="point", how="inner")
+    merged["agreed"] = (merged["outcome"] == "agreement").astype(int)
+    return merged
+
+
+def agreement_by_parameter(runs: pd.DataFrame, points: pd.DataFrame, path: str,
+                           max_levels: int = 12) -> pd.DataFrame:
+    """Agreement probability per value (or bin) of one swept parameter, with its 95% Wilson interval.
+
+    Columns: x (value, or mean value of the bin), label, runs, agreements, rate, low, high. Every
+    point with that value contributes all its runs (the other parameters are averaged over).
+    """
+    rows = _sweep_rows(runs, points)
+    cols = ["x", "label", "runs", "agreements", "rate", "low", "high"]
+    if rows.empty:
+        return pd.DataFrame(columns=cols)
+    idx, xs, labels = _levels(rows[path], max_levels)
+    n = np.bincount(idx, minlength=len(xs))
+    k = np.bincount(idx, weights=rows["agreed"].to_numpy(float), minlength=len(xs)).astype(int)
+    low, high = wilson_band(k, n)
+    out = pd.DataFrame({"x": xs, "label": labels, "runs": n, "agreements": k,
+                        "rate": k / np.where(n > 0, n, 1), "low": low, "high": high})
+    return out[out["runs"] > 0].reset_index(drop=True)
+
+
+def agreement_grid(runs: pd.DataFrame, points: pd.DataFrame, path_x: str, path_y: str,
+                   max_levels: int = 8) -> dict:
+    """Agreement probability on a 2-D grid of two swept parameters (binned if sampled).
+
+    Returns {"x_labels", "y_labels", "rate" (Y, X; NaN where no runs), "runs" (Y, X), "agreements"}.
+    """
+    rows = _sweep_rows(runs, points)
+    if rows.empty:
+        return {"x_labels": [], "y_labels": [], "rate": np.zeros((0, 0)), "runs": np.zeros((0, 0), int),
+                "agreements": np.zeros((0, 0), int)}
+    ix, _, xl = _levels(rows[path_x], max_levels)
+    iy, _, yl = _levels(rows[path_y], max_levels)
+    n = np.zeros((len(yl), len(xl)), dtype=int)
+    k = np.zeros_like(n)
+    np.add.at(n, (iy, ix), 1)
+    np.add.at(k, (iy, ix), rows["agreed"].to_numpy(int))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(n > 0, k / np.where(n > 0, n, 1), np.nan)
+    return {"x_labels": xl, "y_labels": yl, "rate": rate, "runs": n, "agreements": k}
+
+
+def parameter_label(path: str, manifest: Mapping[str, Any]) -> str:
+    """A dotted scenario path in words: `actors.beta.weights.north` -> `Beta: weight of North`."""
+    names = _actor_names(manifest)
+    issues = {i["id"]: i.get("name") or i["id"] for i in manifest.get("issues", []) if "id" in i}
+    parts = str(path).replace("[", ".").replace("]", "").split(".")
+    if len(parts) >= 3 and parts[0] == "actors":
+        who = names.get(parts[1], parts[1])
+        rest = parts[2:]
+        if rest[0] == "weights" and len(rest) == 2:
+            return f"{who}: weight of {issues.get(rest[1], rest[1])}"
+        if rest[0] == "reservation":
+            return f"{who}: reservation value"
+        if rest[0] == "values" and len(rest) >= 4 and rest[2] == "options":
+            return f"{who}: value of {issues.get(rest[1], rest[1])} = {_humanise(rest[3])}"
+        if rest[0] == "strategy" and len(rest) >= 2:
+            return f"{who}: strategy {_humanise(rest[1])}"
+        return f"{who}: {' '.join(_humanise(r) for r in rest)}"
+    if parts[0] == "protocol" and len(parts) == 2:
+        return f"protocol: {_humanise(parts[1])}"
+    return str(path)
+
+
+def _parameter_unit(path: str) -> str:
+    parts = str(path).split(".")
+    if "weights" in parts:
+        return "relative weight"
+    if "reservation" in parts or "values" in parts:
+        return "utility, 0–1"
+    if parts[-1] == "temperature":
+        return "utility scale"
+    if "delta" in parts[-1]:
+        return "utility shift"
+    if parts[-1] in {"max_rounds", "patience", "deadline", "horizon_rounds"}:
+        return "rounds"
+    if "km2" in parts[-1]:
+        return "km²"
+    return "scenario units"
+
+
+def _axis_text(path: str, manifest: Mapping[str, Any], width: int = 44) -> str:
+    return _wrap(f"{parameter_label(path, manifest)} ({_parameter_unit(path)})", width)
+
+
+def _draw_rate_line(ax, table: pd.DataFrame, categorical: bool) -> None:
+    x = np.arange(len(table)) if categorical else table["x"].to_numpy(float)
+    ax.fill_between(x, table["low"], table["high"], color=_OUTCOME_COLOUR, alpha=0.18, linewidth=0,
+                    label="95% Wilson interval", gid="wilson_band")
+    ax.plot(x, table["low"], color=_OUTCOME_COLOUR, linewidth=0.8, alpha=0.6, gid="wilson_low")
+    ax.plot(x, table["high"], color=_OUTCOME_COLOUR, linewidth=0.8, alpha=0.6, gid="wilson_high")
+    ax.plot(x, table["rate"], color="black", linewidth=2, marker="o", markersize=4.5,
+            label="agreement probability", gid="agreement_rate")
+    if categorical:
+        ax.set_xticks(x, [_wrap(lbl, 12) for lbl in table["label"]])
+    ax.set_ylim(0, 1.025)  # a rate of 100% stays clear of the frame
+    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    ax.grid(color="#E5E5E5", linewidth=0.8)
+    ax.set_axisbelow(True)
+
+
+def sweep_figure(manifest: Mapping[str, Any], runs: pd.DataFrame, points: pd.DataFrame) -> Figure:
+    """Agreement probability over the swept parameters.
+
+    One parameter: a line with its 95% Wilson band (points with the same value pooled). Two: a
+    heatmap of the agreement probability per cell. More: one panel per parameter, each marginal
+    (pooled over the others) and binned when sampled.
+    """
+    paths = swept_parameters(manifest, points)
+    rows = _sweep_rows(runs, points)
+    n_points = int(points["point"].nunique())
+    described = sweep_description(manifest)
+    method = described["method"]
+    per_point = described["runs_per_point"]
+    how = f"{n_points:,} points" + (f" ({method})" if method else "")
+    how += f" × {per_point:,} runs" if per_point else f", {len(rows):,} runs"
+
+    if not paths or rows.empty:
+        fig, (ax,) = _new_figure(1)
+        ax.set_gid("sweep")
+        _empty_note(ax, "no swept parameter with runs to show")
+        _suptitle(fig, "Agreement probability across the sweep", manifest)
+        return fig
+
+    if len(paths) == 1:
+        fig, (ax,) = _new_figure(1)
+        ax.set_gid("sweep")
+        table = agreement_by_parameter(runs, points, paths[0])
+        categorical = not pd.api.types.is_numeric_dtype(points[paths[0]])
+        _draw_rate_line(ax, table, categorical)
+        ax.set_xlabel(_axis_text(paths[0], manifest, 80))
+        ax.set_ylabel("agreement probability (% of runs)")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2, frameon=False,
+                  fontsize=_LABEL_SIZE - 1)
+        ax.set_title(f"{how}; each value pools {int(table['runs'].min()):,}–{int(table['runs'].max()):,} runs"
+                     if table["runs"].nunique() > 1 else f"{how}; {int(table['runs'].iloc[0]):,} runs per value",
+                     fontsize=_LABEL_SIZE)
+        _suptitle(fig, "Agreement probability against the swept parameter", manifest)
+        return fig
+
+    if len(paths) == 2:
+        fig, (ax,) = _new_figure(1)
+        ax.set_gid("sweep_heatmap")
+        grid = agreement_grid(runs, points, paths[0], paths[1])
+        rate = grid["rate"]
+        # Cividis reads in grey and under colour-vision deficiencies; cells without runs are grey.
+        cmap = matplotlib.colormaps["cividis"].with_extremes(bad="#DDDDDD")
+        image = ax.imshow(np.ma.masked_invalid(rate), origin="lower", aspect="auto", cmap=cmap,
+                          vmin=0, vmax=1, interpolation="nearest", gid="agreement_rate")
+        ny, nx = rate.shape
+        ax.set_xticks(np.arange(nx), [_wrap(lbl, 10) for lbl in grid["x_labels"]],
+                      fontsize=_LABEL_SIZE - (2 if nx > 8 else 1))
+        ax.set_yticks(np.arange(ny), grid["y_labels"], fontsize=_LABEL_SIZE - (2 if ny > 8 else 1))
+        if nx * ny <= 64:
+            for (j, i), value in np.ndenumerate(rate):
+                if np.isnan(value):
+                    continue
+                # Light text on the dark (low) end of cividis, dark text on the light end.
+                ax.text(i, j, f"{value:.0%}", ha="center", va="center", fontsize=_LABEL_SIZE - 1,
+                        color="white" if value < 0.55 else "black", gid="cell_label")
+        ax.set_xlabel(_axis_text(paths[0], manifest, 70))
+        ax.set_ylabel(_axis_text(paths[1], manifest, 30))
+        bar = fig.colorbar(image, ax=ax, fraction=0.05, pad=0.02)
+        bar.set_label("agreement probability (% of runs)")
+        bar.ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+        n_cell = grid["runs"][grid["runs"] > 0]
+        ax.set_title(f"{how}; {int(n_cell.min()):,}–{int(n_cell.max()):,} runs per cell"
+                     if n_cell.size and n_cell.min() != n_cell.max()
+                     else f"{how}; {int(n_cell.max()) if n_cell.size else 0:,} runs per cell", fontsize=_LABEL_SIZE)
+        _suptitle(fig, "Agreement probability over two swept parameters", manifest)
+        return fig
+
+    shown = paths[:9]
+    ncols = len(shown) if len(shown) <= 3 else (2 if len(shown) == 4 else 3)
+    nrows = -(-len(shown) // ncols)
+    fig = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True).ravel()
+    for ax, path in zip(axes, shown):
+        ax.set_gid(f"sweep:{path}")
+        table = agreement_by_parameter(runs, points, path, max_levels=8)
+        _draw_rate_line(ax, table, not pd.api.types.is_numeric_dtype(points[path]))
+        ax.set_xlabel(_axis_text(path, manifest, 30 if ncols == 3 else 46), fontsize=_LABEL_SIZE - 2)
+        ax.tick_params(labelsize=_LABEL_SIZE - 2)
+    for ax in axes[len(shown):]:
+        ax.set_visible(False)
+    for ax in axes[::ncols]:
+        ax.set_ylabel("agreement\nprobability (%)", fontsize=_LABEL_SIZE - 1)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False, fontsize=_LABEL_SIZE - 1)
+    more = f"; first 9 of {len(paths)} parameters" if len(paths) > 9 else ""
+    _suptitle(fig, f"Agreement probability by parameter, pooled over the others ({how}{more})", manifest)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Sensitivity: Sobol indices
+
+
+def _output_title(key: str, manifest: Mapping[str, Any]) -> str:
+    if key == "agreement_rate":
+        return "Agreement rate"
+    if key.startswith("utility_"):
+        aid = key.removeprefix("utility_")
+        return f"Utility of {_actor_names(manifest).get(aid, aid)}"
+    return _humanise(key).capitalize()
+
+
+def sensitivity_outputs(manifest: Mapping[str, Any], sensitivity: Mapping[str, Any]) -> list[str]:
+    """Output keys in display order: agreement rate, utilities in actor order, then the rest."""
+    outputs = list((sensitivity.get("outputs") or {}).keys())
+    actors = [f"utility_{a}" for a in _actor_ids(manifest, pd.DataFrame())]
+    first = [k for k in ["agreement_rate", *actors] if k in outputs]
+    return first + sorted(k for k in outputs if k not in first)
+
+
+def _float(value: Any) -> float:
+    """A JSON number as a float; None (a non-finite estimate) and non-numbers as NaN."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def noisy_indices(sensitivity: Mapping[str, Any], tol: float = 0.05) -> list[tuple[str, str, str, float]]:
+    """(output, parameter, what, value) for every estimate that cannot be true: negative, above 1, or first > total."""
+    out = []
+    for key, idx in (sensitivity.get("outputs") or {}).items():
+        first = idx.get("first_order") or {}
+        total = idx.get("total") or {}
+        for kind, values in (("first_order", first), ("total", total)):
+            out += [(key, p, kind, _float(v)) for p, v in values.items() if _float(v) < 0]
+        out += [(key, p, "first>total", _float(first[p])) for p in first
+                if p in total and _float(first[p]) > _float(total[p]) + tol]
+        for kind, values in (("first_order", first), ("total", total)):
+            out += [(key, p, f"{kind}>1", _float(v)) for p, v in values.items() if _float(v) > 1 + tol]
+    return out
+
+
+def sensitivity_figure(manifest: Mapping[str, Any], sensitivity: Mapping[str, Any]) -> Figure:
+    """Sobol first-order and total indices per parameter (grouped bars), one panel per output."""
+    outputs = sensitivity_outputs(manifest, sensitivity)
+    data = sensitivity.get("outputs") or {}
+    params = [str(p) for p in sensitivity.get("parameters") or []]
+    for key in outputs:
+        for kind in ("first_order", "total"):
+            params += [p for p in (data[key].get(kind) or {}) if p not in params]
+
+    n_out = max(1, len(outputs))
+    ncols = n_out if n_out <= 3 else (2 if n_out == 4 else 3)
+    nrows = -(-n_out // ncols)
+    fig = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True).ravel()
+    if not outputs or not params:
+        axes[0].set_gid("sensitivity")
+        _empty_note(axes[0], "no Sobol indices to show")
+        for ax in axes[1:]:
+            ax.set_visible(False)
+        _suptitle(fig, "Sensitivity: Sobol indices", manifest)
+        return fig
+
+    y = np.arange(len(params))
+    h = 0.38
+    lowest, highest = 0.0, 1.0
+    noisy = noisy_indices(sensitivity)
+    annotate = len(params) <= 6 and n_out <= 6
+    for ax, key in zip(axes, outputs):
+        ax.set_gid(f"sensitivity:{key}")
+        for kind, shift, colour, label in (("first_order", -h / 2, _OUTCOME_COLOUR, "first-order index (alone)"),
+                                           ("total", h / 2, "#B3B3B3", "total index (with interactions)")):
+            values = data[key].get(kind) or {}
+            x = np.array([_float(values.get(p)) for p in params])
+            conf = data[key].get(f"{kind}_conf") or {}
+            err = np.array([_float(conf.get(p)) for p in params]) if conf else None
+            ax.barh(y + shift, np.nan_to_num(x), height=h, color=colour, label=label, gid=kind,
+                    xerr=err, error_kw={"elinewidth": 0.9, "ecolor": "#333333", "capsize": 2})
+            finite = x[np.isfinite(x)]
+            if finite.size:
+                lowest, highest = min(lowest, float(finite.min())), max(highest, float(finite.max()))
+            if annotate:
+                for yy, v in zip(y + shift, x):
+                    if np.isfinite(v):
+                        ax.text(max(v, 0) + 0.015, yy, f"{v:.2f}", va="center", ha="left",
+                                fontsize=_LABEL_SIZE - 3, color=_NOTE_COLOUR)
+        if not any(np.isfinite(_float(v)) for kind in ("first_order", "total")
+                   for v in (data[key].get(kind) or {}).values()):
+            # scipy gives NaN when the output never varies: there is no variance to apportion.
+            ax.text(0.5, 0.5, "constant over the sample:\nno variance to apportion", transform=ax.transAxes,
+                    ha="center", va="center", fontsize=_LABEL_SIZE - 1, color=_NOTE_COLOUR, gid="constant")
+        ax.axvline(0, color="#333333", linewidth=0.8)
+        ax.set_title(_output_title(key, manifest), fontsize=_LABEL_SIZE + 1)
+        ax.grid(axis="x", color="#E5E5E5", linewidth=0.8)
+        ax.set_axisbelow(True)
+    ax0 = axes[0]
+    ax0.set_yticks(y, [_wrap(parameter_label(p, manifest), 26) for p in params],
+                   fontsize=_LABEL_SIZE - (2 if len(params) > 5 else 1))
+    ax0.invert_yaxis()
+    ax0.set_xlim(min(0.0, lowest) - 0.05, max(1.0, highest) + (0.12 if annotate else 0.05))
+    for ax in axes[len(outputs):]:
+        ax.set_visible(False)
+    for i, ax in enumerate(axes[:len(outputs)]):
+        if i >= len(outputs) - ncols:  # the lowest visible panel of each column
+            ax.set_xlabel("Sobol index (share of output variance)", fontsize=_LABEL_SIZE - 1)
+            ax.xaxis.set_tick_params(labelbottom=True)
+    handles, labels = ax0.get_legend_handles_labels()
+    note = ""
+    if noisy:
+        what = {"first_order": "first-order", "total": "total", "first>total": "first-order above total",
+                "first_order>1": "first-order above 1", "total>1": "total above 1"}
+        cases = "; ".join(f"{_output_title(o, manifest).lower()}, {parameter_label(p, manifest)}: {what[k]} {v:.2f}"
+                          for o, p, k, v in noisy[:3]) + ("; …" if len(noisy) > 3 else "")
+        note = (f"Note: {len(noisy)} estimate{'s' if len(noisy) > 1 else ''} cannot be true ({cases}). "
+                "True indices lie in [0, 1] with first-order ≤ total: read these as sampling noise; "
+                "more evaluations narrow them.")
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False, fontsize=_LABEL_SIZE - 1,
+               title=_wrap(note, 125) if note else None, title_fontsize=_LABEL_SIZE - 2)
+    evals = sensitivity.get("n_evaluations")
+    sub = f" from {int(evals):,} model evaluations" if evals else ""
+    if sensitivity.get("runs"):
+        sub += f", {int(sensitivity['runs']):,} runs each"
+    _suptitle(fig, f"Sensitivity: Sobol indices per parameter{sub}", manifest)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Deal space: Pareto frontier and bargaining solutions
+
+
+# Nash is a filled star; the others are hollow and larger, so solutions that coincide nest
+# inside each other instead of hiding one another.
+_SOLUTIONS = (
+    ("nash", "Nash bargaining solution", "*", 200),
+    ("kalai_smorodinsky", "Kalai–Smorodinsky solution", "D", 230),
+    ("utilitarian", "Utilitarian (max sum, signatories)", "s", 380),
+)
+
+
+def _pareto_2d(points: np.ndarray) -> np.ndarray:
+    """The points no other point beats on both coordinates, sorted by the first coordinate."""
+    if not len(points):
+        return points
+    order = np.lexsort((-points[:, 1], -points[:, 0]))
+    best_y = -np.inf
+    keep = []
+    for i in order:
+        if points[i, 1] > best_y + 1e-12:
+            keep.append(i)
+            best_y = points[i, 1]
+    out = points[keep]
+    return out[np.argsort(out[:, 0])]
+
+
+def frontier_pairs(actors: Sequence[str], signatories: Sequence[str], max_panels: int = 6) -> list[tuple[str, str]]:
+    """Which actor pairs get a panel: every pair if few, else the signatories' pairs."""
+    all_pairs = [(a, b) for i, a in enumerate(actors) for b in actors[i + 1:]]
+    sig = [a for a in actors if a in set(signatories)]
+    sig_pairs = [(a, b) for i, a in enumerate(sig) for b in sig[i + 1:]]
+    if len(actors) <= 3 or not sig_pairs:
+        return all_pairs[:max_panels]
+    return sig_pairs[:max_panels]
+
+
+def frontier_figure(manifest: Mapping[str, Any], frontier: ArrayLike, reservations: Mapping[str, float] | ArrayLike,
+                    analysis: Mapping[str, Any] | None = None, actors: Sequence[str] | None = None) -> Figure:
+    """Pairwise projections of the Pareto frontier with Nash, Kalai–Smorodinsky and the proposals.
+
+    frontier: (F, A) utilities of the frontier's points, columns in `actors` order (default: the
+    analysis's `actors`, else the manifest's). reservations: per actor (mapping, or aligned with
+    actors), drawn as dashed lines. analysis: `analysis_json` output (solutions, proposals).
+    """
+    analysis = analysis or {}
+    actors = list(actors or analysis.get("actors") or _actor_ids(manifest, pd.DataFrame()))
+    util = np.asarray(frontier, dtype=float)
+    if util.size and (util.ndim != 2 or util.shape[1] != len(actors)):
+        raise UserError(f"frontier utilities: expected one column per actor ({len(actors)}: {', '.join(actors)}), "
+                        f"got an array of shape {util.shape}")
+    util = util.reshape(-1, max(1, len(actors)))
+    if isinstance(reservations, Mapping):
+        res = {a: float(reservations[a]) for a in actors if a in reservations}
+    else:
+        res = {a: float(r) for a, r in zip(actors, np.asarray(reservations, dtype=float).ravel())}
+    signatories = list(analysis.get("signatories") or manifest.get("signatories") or actors)
+    pairs = frontier_pairs(actors, signatories)
+    names = _actor_names(manifest)
+    colours = actor_colours(_actor_ids(manifest, pd.DataFrame()) or actors)
+    colours.update({a: c for a, c in actor_colours(actors).items() if a not in colours})
+
+    ncols = min(3, max(1, len(pairs)))
+    nrows = -(-max(1, len(pairs)) // ncols)
+    fig = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    if not pairs or not len(util):
+        axes[0].set_gid("frontier")
+        _empty_note(axes[0], "no frontier to show" if pairs else "need at least two actors")
+        _suptitle(fig, "Deal space: Pareto frontier", manifest)
+        return fig
+
+    proposals = [p for p in analysis.get("proposals") or [] if isinstance(p.get("utilities"), Mapping)]
+    for ax, (a, b) in zip(axes, pairs):
+        ia, ib = actors.index(a), actors.index(b)
+        ax.set_gid(f"frontier:{a}:{b}")
+        xy = util[:, [ia, ib]]
+        ax.scatter(xy[:, 0], xy[:, 1], s=14 if len(xy) < 500 else 4, color="#8C8C8C", alpha=0.6, linewidths=0,
+                   rasterized=len(xy) > 2000,
+                   label="Pareto-optimal deals (all actors), projected", gid="frontier_points")
+        edge = _pareto_2d(xy)
+        ax.step(edge[:, 0], edge[:, 1], where="pre", color="#4D4D4D", linewidth=1.2,
+                label="best trade-off for this pair", gid="frontier_edge")
+        for actor, along in ((a, "x"), (b, "y")):
+            if actor in res:
+                line = ax.axvline if along == "x" else ax.axhline
+                line(res[actor], color=colours.get(actor, "black"), linestyle="--", linewidth=1.4,
+                     gid=f"reservation:{actor}", label="reservation value (no deal), actor's colour")
+        for key, label, marker, size in _SOLUTIONS:
+            sol = analysis.get(key)
+            if not isinstance(sol, Mapping) or not isinstance(sol.get("utilities"), Mapping):
+                continue
+            u = sol["utilities"]
+            if a in u and b in u:
+                # Hollow marks for the others, so a solution that coincides with Nash stays visible.
+                ax.scatter([u[a]], [u[b]], s=size, marker=marker, facecolor="black" if key == "nash" else "none",
+                           edgecolor="black", linewidths=1.3, zorder=5 if key == "nash" else 6, label=label, gid=key)
+        for k, prop in enumerate(proposals, start=1):
+            u = prop["utilities"]
+            if a in u and b in u:
+                ax.scatter([u[a]], [u[b]], s=150, marker="o", color="white", edgecolor=_NOTE_COLOUR,
+                           linewidths=1.2, zorder=6, gid=f"proposal:{prop.get('id', k)}")
+                ax.annotate(str(k), (u[a], u[b]), ha="center", va="center", fontsize=_LABEL_SIZE - 3,
+                            fontweight="bold", color="black", zorder=7, gid=f"proposal_label:{prop.get('id', k)}")
+        ax.set_xlim(-0.05, 1.05)
+        ax.set_ylim(-0.05, 1.05)
+        ax.set_aspect("equal", adjustable="box")
+        ax.set_xlabel(f"utility of {names.get(a, a)} (0–1)", color=colours.get(a, "black"), fontsize=_LABEL_SIZE - 1)
+        ax.set_ylabel(f"utility of {names.get(b, b)} (0–1)", color=colours.get(b, "black"), fontsize=_LABEL_SIZE - 1)
+        ax.tick_params(labelsize=_LABEL_SIZE - 2)
+        ax.grid(color="#EEEEEE", linewidth=0.8)
+        ax.set_axisbelow(True)
+    for ax in axes[len(pairs):]:
+        ax.set_visible(False)
+
+    # One legend for all panels: each kind of mark once, then the numbered proposals.
+    seen: dict[str, Any] = {}
+    for ax in axes[:len(pairs)]:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(label, handle)
+    if "reservation value (no deal), actor's colour" in seen:
+        seen["reservation value (no deal), actor's colour"] = Line2D([], [], color="black", linestyle="--")
+    for key, label, marker, _ in _SOLUTIONS:
+        if label in seen:  # one legend size for all three, whatever their size on the axes
+            seen[label] = Line2D([], [], linestyle="none", marker=marker, markersize=11 if key == "nash" else 8,
+                                 markerfacecolor="black" if key == "nash" else "none", markeredgecolor="black")
+    # Few panels leave room on the right; three in a row leave it below.
+    side = len(pairs) <= 2
+    for k, prop in enumerate(proposals, start=1):
+        text = str(prop.get("name") or prop.get("id"))  # the marker is the number
+        refuse = [x for x in prop.get("below_reservation") or [] if x in signatories]
+        if refuse:
+            text += f" — below the reservation value of {', '.join(names.get(x, x) for x in refuse)}"
+        seen[_wrap(text, 52 if side else 60)] = Line2D([], [], linestyle="none", marker=f"${k}$", markersize=7,
+                                                       color="black")
+    fig.legend(list(seen.values()), list(seen.keys()), loc="outside right center" if side else "outside lower center",
+               frameon=False, ncols=1 if side else (2 if len(seen) > 4 else len(seen)),
+               fontsize=_LABEL_SIZE - 3 if len(seen) > 8 else _LABEL_SIZE - 2)
+    size = analysis.get("pareto_size")
+    sub = f"{int(size):,} Pareto-optimal deals" if size is not None else f"{len(util):,} frontier points"
+    if analysis.get("exact") is False:
+        sub += " (approximate frontier)"
+    _suptitle(fig, f"Deal space: {sub}, bargaining solutions and named proposals", manifest)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# One run's trajectory
+
+
+def pick_run(runs: pd.DataFrame, rounds: pd.DataFrame | None = None, run: int | None = None,
+             point: int | None = None) -> tuple[int, int]:
+    """(point, run) to show: the given run, else the first run that agreed, else the first run."""
+    if run is not None:
+        ids = runs if rounds is None or rounds.empty else rounds
+        match = ids[ids["run"] == int(run)] if "run" in ids.columns else ids.iloc[0:0]
+        if point is not None and "point" in match.columns:
+            match = match[match["point"] == int(point)]
+        if match.empty:
+            have = ids["run"] if "run" in ids.columns else pd.Series([], dtype=int)
+            span = f"runs {int(have.min())}–{int(have.max())}" if len(have) else "no runs"
+            raise UserError(f"--run: run {run}{'' if point is None else f' of point {point}'} is not in the "
+                            f"results ({span})")
+        row = match.iloc[0]
+        return int(row["point"]) if "point" in match.columns else 0, int(row["run"])
+    keys = [c for c in ("point", "run") if c in runs.columns]
+    order = runs.sort_values(keys) if len(runs) and keys else runs
+    if point is not None and "point" in order.columns:
+        order = order[order["point"] == int(point)]
+    if rounds is not None and not rounds.empty and "run" in keys and set(keys) <= set(rounds.columns):
+        # Only runs whose rounds were recorded (an inner merge keeps the left order).
+        order = order.merge(rounds[keys].drop_duplicates(), on=keys, how="inner")
+    if order.empty:
+        return (0 if point is None else int(point)), 0
+    agreed = order[order["outcome"] == "agreement"] if "outcome" in order.columns else order.iloc[0:0]
+    row = (agreed if len(agreed) else order).iloc[0]
+    return int(row.get("point", 0)), int(row["run"])
+
+
+def run_rounds(rounds: pd.DataFrame, point: int, run: int) -> pd.DataFrame:
+    """The rounds table of one run, sorted by round."""
+    sel = rounds["run"] == run
+    if "point" in rounds.columns:
+        sel &= rounds["point"] == point
+    return rounds[sel].sort_values(["round"], kind="stable")
+
+
+def _ending(manifest: Mapping[str, Any], row: Mapping[str, Any] | None) -> tuple[str, int | None]:
+    if row is None:
+        return "", None
+    names = _actor_names(manifest)
+    outcome = str(row.get("outcome", ""))
+    end = int(row["round"]) if "round" in row and pd.notna(row["round"]) else None
+    label = OUTCOME_LABELS.get(outcome, outcome)
+    text = f"{label} in round {end}" if end is not None else label
+    walked = row.get("walked_away") or ""
+    vetoed = row.get("vetoed_by") or ""
+    if outcome == "breakdown" and walked:
+        text += f": {names.get(walked, walked)} walked away"
+    elif vetoed:
+        text += f": {names.get(vetoed, vetoed)} withheld consent"
+    return text, end
+
+
+_REGION_STYLES = (("#000000", "-", "o"), ("#555555", "--", "s"), ("#888888", "-.", "^"),
+                  ("#333333", ":", "D"), ("#AAAAAA", "-", "v"), ("#666666", (0, (5, 1)), "P"),
+                  ("#222222", (0, (1, 1)), "X"), ("#999999", "--", "*"))
+
+
+def trajectory_figure(manifest: Mapping[str, Any], runs: pd.DataFrame, rounds: pd.DataFrame,
+                      run: int | None = None, point: int | None = None) -> Figure:
+    """One run round by round: the front line per region, and each actor's aspiration and reservation."""
+    fig, (ax_front, ax_pos) = _new_figure(2, width_ratios=(1, 1.25))
+    ax_front.set_gid("front")
+    ax_pos.set_gid("positions")
+    if rounds is None or rounds.empty:
+        _empty_note(ax_front, "no rounds recorded")
+        _empty_note(ax_pos, "no rounds recorded")
+        _suptitle(fig, "One run, round by round", manifest)
+        return fig
+    pt, rid = pick_run(runs, rounds, run, point)
+    table = run_rounds(rounds, pt, rid)
+    match = runs[(runs["run"] == rid) & ((runs["point"] == pt) if "point" in runs.columns else True)] \
+        if "run" in runs.columns else runs.iloc[0:0]
+    row = match.iloc[0].to_dict() if len(match) else None
+    ending, end = _ending(manifest, row)
+
+    regions = [r for r in _territories(manifest) if f"control_{r['id']}" in table.columns]
+    region_ids = [r["id"] for r in regions] or [c.removeprefix("control_") for c in table.columns
+                                                 if c.startswith("control_")]
+    region_names = {r["id"]: r.get("name") or r["id"] for r in regions}
+    per_round = table.drop_duplicates("round", keep="first")
+    if not region_ids:
+        _empty_note(ax_front, "no front-line data\n(no territorial issues recorded)")
+    else:
+        x = per_round["round"].to_numpy(int)
+        moved = False
+        for k, reg in enumerate(region_ids):
+            colour, style, marker = _REGION_STYLES[k % len(_REGION_STYLES)]
+            share = 100 * per_round[f"control_{reg}"].to_numpy(float)
+            moved |= bool(np.ptp(share) > 1e-9) if share.size else False
+            ax_front.plot(x, share, color=colour, linestyle=style, marker=marker, markersize=3.5,
+                          markevery=max(1, len(x) // 12), linewidth=1.6, label=_wrap(region_names.get(reg, reg), 18),
+                          gid=f"front:{reg}")
+        ax_front.set_ylim(-2, 102)  # a region held whole stays visible above the frame
+        ax_front.set_xlabel("round")
+        ax_front.set_ylabel("Russian-held share of the region (%)")
+        ax_front.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax_front.grid(color="#EEEEEE", linewidth=0.8)
+        ax_front.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=min(2, len(region_ids)),
+                        frameon=False, fontsize=_LABEL_SIZE - 2)
+        if not moved:
+            ax_front.text(0.5, 0.97, "front line unchanged in this run", transform=ax_front.transAxes,
+                          ha="center", va="top", fontsize=_LABEL_SIZE - 2, color=_NOTE_COLOUR)
+    ax_front.set_title("Front line", fontsize=_LABEL_SIZE + 1)
+
+    all_actors = _actor_ids(manifest, runs)
+    colours = actor_colours(all_actors + [a for a in pd.unique(table["actor"]) if a not in all_actors])
+    names = _actor_names(manifest)
+    order = [a for a in all_actors if a in set(table["actor"])] + \
+        [a for a in pd.unique(table["actor"]) if a not in all_actors]
+    handles = []
+    for a in order:
+        mine = table[table["actor"] == a]
+        x = mine["round"].to_numpy(int)
+        # A run of one or two rounds has no line to speak of: markers keep it visible.
+        dots = {"marker": "o", "markersize": 5} if len(x) <= 2 else {}
+        ax_pos.plot(x, mine["aspiration"].to_numpy(float), color=colours[a], linewidth=2, gid=f"aspiration:{a}",
+                    **dots)
+        ax_pos.plot(x, mine["reservation"].to_numpy(float), color=colours[a], linewidth=1.6, linestyle="--",
+                    gid=f"reservation:{a}", **dots)
+        handles.append(Line2D([], [], color=colours[a], linewidth=3, label=_wrap(names.get(a, a), 22)))
+    handles += [Line2D([], [], color="#333333", linewidth=2, label="aspiration"),
+                Line2D([], [], color="#333333", linewidth=1.6, linestyle="--", label="reservation value")]
+    last = max(int(table["round"].max()), end or 0, 1)
+    for ax in (ax_front, ax_pos):
+        # A little room on the right keeps the end-of-run marker off the frame.
+        ax.set_xlim(0, last + max(0.3, 0.02 * last))
+    ax_pos.set_ylim(0, 1.02)
+    ax_pos.set_xlabel("round")
+    ax_pos.set_ylabel("utility (0–1)")
+    ax_pos.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax_pos.grid(color="#EEEEEE", linewidth=0.8)
+    ax_pos.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.14),
+                  ncols=min(3, max(2, len(handles) // 2)), frameon=False, fontsize=_LABEL_SIZE - 2)
+    ax_pos.set_title("Aspiration (solid) and reservation value (dashed)", fontsize=_LABEL_SIZE + 1)
+
+    if end is not None:
+        for ax in (ax_front, ax_pos):
+            if ax.has_data():
+                ax.axvline(end, color="black", linestyle=":", linewidth=1.4, gid="end")
+        lo, hi = ax_pos.get_xlim()
+        left = end > (lo + hi) / 2  # text on whichever side of the marker has room
+        ax_pos.annotate(ending, xy=(end, 0.985), xycoords=ax_pos.get_xaxis_transform(), xytext=(-5 if left else 5, 0),
+                        textcoords="offset points", ha="right" if left else "left", va="top",
+                        fontsize=_LABEL_SIZE - 2, color="black", gid="ending",
+                        bbox={"boxstyle": "round,pad=0.25", "facecolor": "white", "edgecolor": "#BBBBBB"})
+    where = f"run {rid}" + (f" of point {pt}" if "point" in runs.columns and runs["point"].nunique() > 1 else "")
+    _suptitle(fig, f"One run round by round ({where}): {ending or 'outcome unknown'}", manifest)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
 # Driver
 
 
-def plot_results(results_dir: str | Path, fmt: str = "png", out: str | Path | None = None) -> list[Path]:
-    """Draw every figure the results support into OUT (default RESULTS/figures); return the paths."""
+FIGURES = ("outcomes", "utilities", "regions", "time_to_agreement", "sweep", "sensitivity", "frontier",
+           "trajectory")
+
+
+def figure_plans(results_dir: str | Path, run: int | None = None,
+                 sensitivity: str | Path | None = None) -> list[tuple[str, Any]]:
+    """(file stem, zero-argument function drawing the figure) for every figure the folder supports.
+
+    Reading happens here, drawing only when a function is called, so a caller can draw one
+    figure at a time (and free it) however many there are. sensitivity: a `sensitivity.json`
+    elsewhere than in the folder. results_dir may also be a sensitivity JSON file by itself.
+    """
+    root = Path(results_dir)
+    if root.is_file() and root.suffix == ".json":
+        alone = load_sensitivity(root)
+        if run is not None:
+            raise UserError(f"--run: {root} is a sensitivity file; it has no runs")
+        bare = {"scenario": {"name": alone.get("scenario") or ""}}
+        return [("sensitivity", lambda: sensitivity_figure(bare, alone))]
+    if sensitivity is not None:
+        given = Path(sensitivity)
+        if not given.exists():
+            raise UserError(f"--sensitivity: {given} does not exist")
+        sensitivity = load_sensitivity(given)
+    else:
+        sensitivity = load_sensitivity(root) if root.is_dir() else None
+    analysis = load_analysis(root) if root.is_dir() else None
+    if not (root / "runs.parquet").is_file() and (sensitivity or analysis) and (root / "manifest.json").is_file():
+        # A sensitivity or analysis folder need not hold runs of its own.
+        manifest = _read_json(root / "manifest.json")
+        runs, rounds = pd.DataFrame(), None
+    else:
+        manifest, runs, rounds = load_results(root)
+    points = load_points(root)
+
+    cols = set(runs.columns)
+    plans: list[tuple[str, Any]] = []
+    if "outcome" in cols:
+        plans.append(("outcomes", lambda: outcome_figure(manifest, runs)))
+    if any(c.startswith("utility_") for c in cols):
+        plans.append(("utilities", lambda: utility_figure(manifest, runs)))
+    if any(f"deal_{r['id']}" in cols for r in _territories(manifest)):
+        plans.append(("regions", lambda: region_figure(manifest, runs)))
+    if {"outcome", "round"} <= cols:
+        plans.append(("time_to_agreement", lambda: survival_figure(manifest, runs)))
+    if points is not None and {"outcome", "point"} <= cols and len(points.columns) > 1:
+        plans.append(("sweep", lambda: sweep_figure(manifest, runs, points)))
+    if sensitivity is not None:
+        plans.append(("sensitivity", lambda: sensitivity_figure(manifest, sensitivity)))
+    if analysis is not None and analysis.get("frontier_utilities") is not None:
+        plans.append(("frontier", lambda: frontier_figure(
+            manifest, analysis["frontier_utilities"], analysis.get("reservations") or {}, analysis,
+            analysis.get("actors"))))
+    has_rounds = rounds is not None and not rounds.empty and "run" in rounds.columns
+    if run is not None and not has_rounds:
+        raise UserError(f"--run: {root} has no rounds to show (rounds.parquet is missing or empty)")
+    if has_rounds:
+        pick_run(runs, rounds, run)  # an unknown --run fails before any file is written
+        plans.append(("trajectory", lambda: trajectory_figure(manifest, runs, rounds, run)))
+    return plans
+
+
+def save_figure(fig: Figure, path: Path, fmt: str, dpi: int = DPI) -> None:
+    """Write a figure and free it; fixed metadata keeps svg/pdf output byte-stable."""
+    try:
+        meta = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}.get(fmt, {})
+        fig.savefig(path, format=fmt, dpi=dpi, metadata=meta)
+    finally:
+        fig.clear()
+
+
+def plot_results(results_dir: str | Path, fmt: str = "png", out: str | Path | None = None,
+                 run: int | None = None, *, sensitivity: str | Path | None = None, dpi: int = DPI) -> list[Path]:
+    """Draw every figure the results support into OUT (default RESULTS/figures); return the paths.
+
+    run: the run id whose trajectory to draw (default: the first run that reached agreement,
+    else the first run). sensitivity: a sensitivity JSON file kept outside the folder.
+    results_dir may be such a JSON file alone (its figure goes beside it, in figures/).
+    dpi: resolution of raster output (png).
+    """
     if fmt not in FORMATS:
         raise UserError(f"--format: unknown figure format {fmt!r} (known: {', '.join(FORMATS)})")
-    manifest, runs, _rounds = load_results(results_dir)
-    target = Path(out) if out is not None else Path(results_dir) / "figures"
+    plans = figure_plans(results_dir, run, sensitivity)
+    root = Path(results_dir)
+    target = Path(out) if out is not None else (root.parent if root.is_file() else root) / "figures"
     if target.exists() and not target.is_dir():
         raise UserError(f"--out: {target} exists and is not a folder")
     target.mkdir(parents=True, exist_ok=True)
 
-    cols = set(runs.columns)
-    plans = []
-    if "outcome" in cols:
-        plans.append(("outcomes", outcome_figure))
-    if any(c.startswith("utility_") for c in cols):
-        plans.append(("utilities", utility_figure))
-    if any(f"deal_{r['id']}" in cols for r in _territories(manifest)):
-        plans.append(("regions", region_figure))
-    if {"outcome", "round"} <= cols:
-        plans.append(("time_to_agreement", survival_figure))
-
     written = []
     for stem, draw in plans:
-        fig = draw(manifest, runs)
         path = target / f"{stem}.{fmt}"
-        try:
-            # Fixed metadata keeps svg/pdf output byte-stable between identical runs.
-            meta = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}.get(fmt, {})
-            fig.savefig(path, format=fmt, dpi=DPI, metadata=meta)
-        finally:
-            fig.clear()
+        save_figure(draw(), path, fmt, dpi)
         written.append(path)
     return written

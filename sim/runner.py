@@ -213,6 +213,7 @@ def base_manifest(loaded, game: Game, argv: list[str], seed: int, runs: int, **p
         "parameters": parameters,
         "seeding": "numpy SeedSequence(seed, spawn_key=(point, run)) per run, PCG64",
         "scenario": {"path": str(loaded.path), "sha256": loaded.sha256, "name": loaded.name,
+                     "description": loaded.scenario.meta.description,
                      "title": loaded.scenario.meta.title, "as_of": str(loaded.scenario.meta.as_of)},
         "actors": [{"id": a, "name": n, "roles": list(r)}
                    for a, n, r in zip(game.actor_ids, game.actor_names, game.roles)],
@@ -251,8 +252,11 @@ def run_command(args, argv: list[str]) -> int:
         if not args.scenario:
             raise UserError([Problem("", None, "negsim run", "give a SCENARIO file, or --resume DIR")])
         runs = args.runs if args.runs is not None else DEFAULT_RUNS
-        spec = JobSpec(kind="run", scenario=args.scenario, runs=runs, seed=args.seed or 0, chunk_size=args.chunk,
-                       rounds=True)
+        sets = tuple(args.set or ())
+        if getattr(args, "protocol", None):
+            sets += (f"protocol.kind={args.protocol}",)
+        spec = JobSpec(kind="run", scenario=args.scenario, sets=sets, runs=runs, seed=args.seed or 0,
+                       chunk_size=args.chunk, rounds=True)
         result = run_job(spec, out=args.out, argv=argv, workers=args.workers, dask=dask,
                          force=getattr(args, "force", False))
     print(result.summary)
@@ -260,6 +264,30 @@ def run_command(args, argv: list[str]) -> int:
     if getattr(args, "plot", False) and manifest.get("job", {}).get("kind", "run") == "run":
         from sim.plots import plot_results
 
+        write_analysis(out, manifest)
+
         for path in plot_results(out):
             print(f"figure: {path}")
     return 0
+
+
+def write_analysis(out: Path, manifest: dict) -> Path:
+    """The deal-space benchmarks (frontier, Nash, Kalai-Smorodinsky) of the run's scenario, as analysis.json."""
+    import json
+
+    from sim.analysis import analysis_json, analyze
+    from sim.domain.game import compile_scenario
+    from sim.results import atomic_write_bytes
+    from sim.scenario import load_scenario
+    from sim.sweep import parse_set
+
+    job = manifest.get("job", {})
+    overrides = dict(parse_set(text) for text in job.get("sets", ())) or None
+    loaded = load_scenario(job.get("scenario_path") or manifest["scenario"]["path"], overrides)
+    game = compile_scenario(loaded.scenario)
+    result = analyze(game)
+    data = analysis_json(result) | {"actors": list(result["actor_ids"]),
+                                    "frontier_utilities": result["frontier_utilities"].tolist()}
+    path = out / "analysis.json"
+    atomic_write_bytes(path, (json.dumps(data, indent=1, default=float) + "\n").encode())
+    return path

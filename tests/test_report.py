@@ -1,0 +1,256 @@
+"""The HTML report: key numbers, embedded figures, escaped text, no outside resources, and it renders."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import re
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim import plots, report
+from sim.errors import UserError
+
+try:
+    from tests.resultsfactory import TINY_YAML, make_results, sensitivity_data, write_analysis, write_sensitivity
+except ImportError:  # tests/ on sys.path rather than the project root
+    from resultsfactory import TINY_YAML, make_results, sensitivity_data, write_analysis, write_sensitivity
+
+CHROMIUM = Path("/usr/bin/chromium")
+SOURCE_URL = "https://example.org/notes?a=1&b=2"
+NASTY = '<script>alert("x")</script> & "Ukraine\'s" <b>line</b>'
+
+
+def _scenario_copy(folder: Path) -> Path:
+    """tiny.yaml with hostile text in the description and a quote, and a source with a URL."""
+    folder.mkdir(parents=True, exist_ok=True)
+    text = TINY_YAML.read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^  description: .*$", f"  description: {json.dumps(NASTY)}", text)
+    text = text.replace("    path: tiny_source.txt", f"    path: tiny_source.txt\n    url: {SOURCE_URL}")
+    text = text.replace("quote: alpha can fight on", f"quote: {json.dumps(NASTY)}")
+    path = folder / "tiny.yaml"
+    path.write_text(text, encoding="utf-8")
+    # The loader checks every quote against the local source file, so the source says it too.
+    source = (TINY_YAML.parent / "tiny_source.txt").read_text(encoding="utf-8")
+    (folder / "tiny_source.txt").write_text(source + "\n" + NASTY + "\n", encoding="utf-8")
+    return path
+
+
+def _point_manifest_at(results: Path, scenario: Path, **extra) -> dict:
+    manifest = json.loads((results / "manifest.json").read_text(encoding="utf-8"))
+    manifest["scenario"].update(path=str(scenario), sha256=hashlib.sha256(scenario.read_bytes()).hexdigest())
+    manifest["scenario"].pop("description", None)  # from the scenario file, then
+    manifest.update(extra)
+    (results / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return manifest
+
+
+@pytest.fixture(scope="module")
+def full(tmp_path_factory):
+    """A sweep with sensitivity and analysis, its scenario file present: every figure, one report."""
+    tmp = tmp_path_factory.mktemp("report")
+    folder = make_results(tmp, n_runs=80, seed=3, sweep={"actors.beta.reservation.value": [0.3, 0.5]})
+    write_sensitivity(folder, noisy=True)
+    write_analysis(folder)
+    _point_manifest_at(folder, _scenario_copy(tmp / "scenario"))
+    path = report.write_report(folder)
+    return folder, path, path.read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def no_figures(monkeypatch):
+    """Reports without drawing: for tests about the text around the figures."""
+    monkeypatch.setattr(plots, "figure_plans", lambda *a, **k: [])
+
+
+class _Collect(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def _tags(text):
+    parser = _Collect()
+    parser.feed(text)
+    return parser.tags
+
+
+def test_report_is_written_to_the_results_folder_by_default(full):
+    folder, path, text = full
+    assert path == folder / "report.html"
+    assert text.startswith("<!DOCTYPE html>")
+
+
+def test_report_states_the_key_numbers(full):
+    folder, _, text = full
+    runs = pd.read_parquet(folder / "runs.parquet")
+    n = len(runs)
+    agreed = runs[runs["outcome"] == "agreement"]
+    from sim.runner import wilson_interval
+
+    lo, hi = wilson_interval(len(agreed), n)
+    assert f"Agreement in {len(agreed):,} of {n:,} runs: {len(agreed) / n:.1%}" in text
+    assert f"95% Wilson interval {lo:.1%}–{hi:.1%}" in text
+    assert "pooled over 2 parameter points" in text
+    for kind, label in plots.OUTCOME_LABELS.items():
+        count = int((runs["outcome"] == kind).sum())
+        assert re.search(rf"<td>{label}</td><td class='num'>{count:,}</td>", text)
+    assert f"Median round of agreement: <b>{np.median(agreed['round']):.0f}</b>" in text
+    top = agreed["nearest_proposal"].value_counts()
+    names = {"split": "Split the difference", "maximal": "Beta&#x27;s maximum"}
+    assert f"<td>{names[top.index[0]]}</td><td class='num'>{top.iloc[0]:,}</td>" in text
+    for actor in ("alpha", "beta", "gamma"):
+        assert f"<td class='num'>{agreed[f'utility_{actor}'].mean():.3f}</td>" in text
+    assert "Sobol indices of the agreement rate" in text and "sampling noise" in text
+    assert "Kalai–Smorodinsky" in text
+
+
+def test_report_embeds_every_figure_as_a_png_data_uri(full):
+    folder, _, text = full
+    images = [attrs for tag, attrs in _tags(text) if tag == "img"]
+    assert len(images) == len(plots.FIGURES) == 8
+    for attrs in images:
+        src = attrs["src"]
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1]).startswith(b"\x89PNG\r\n\x1a\n")
+        assert attrs.get("alt")
+    ids = [attrs["id"] for tag, attrs in _tags(text) if tag == "figure"]
+    assert ids == [f"fig-{stem}" for stem in plots.FIGURES]
+
+
+def test_report_loads_nothing_from_outside_and_links_only_sources(full):
+    _, _, text = full
+    for tag, attrs in _tags(text):
+        assert tag not in {"link", "script", "iframe", "object", "embed", "base"}
+        if "src" in attrs:
+            assert attrs["src"].startswith("data:"), (tag, attrs["src"][:40])
+        if "href" in attrs:
+            assert tag == "a" and attrs["href"] == SOURCE_URL
+        assert "url(" not in attrs.get("style", "")
+    style = re.search(r"<style>(.*?)</style>", text, re.S).group(1)
+    assert "url(" not in style and "@import" not in style and "http" not in style
+    # Outside the source links, no http address appears anywhere.
+    assert set(re.findall(r"https?://[^\s\"'<>]+", text)) <= {SOURCE_URL.replace("&", "&amp;")}
+
+
+def test_report_escapes_text_from_files_and_shows_the_scenario_with_sources(full):
+    _, _, text = full
+    assert "<script>" not in text and "<b>line</b>" not in text
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &quot;Ukraine&#x27;s&quot;" in text
+    assert text.count("&lt;script&gt;") >= 2  # the description and the quote
+    assert f"<a href=\"{SOURCE_URL.replace('&', '&amp;')}\">" in text
+    for heading in ("Actors", "Issues", "Named proposals", "Assumptions, with their sources", "Sources"):
+        assert f"<h3>{heading}</h3>" in text
+    assert "0.30–0.50 (uniform)" in text  # beta's uncertain reservation value
+    assert "unchanged since the run" in text
+
+
+def test_report_says_how_to_reproduce(full):
+    folder, _, text = full
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert f"<pre>negsim run tiny.yaml --runs 80 --seed 3</pre>" in text
+    assert f"<pre>negsim rerun {folder}</pre>" in text
+    assert f"<th>seed</th><td><code>{manifest['seed']}</code></td>" in text
+    assert manifest["scenario"]["sha256"] in text
+
+
+def test_report_leaves_out_a_changed_or_missing_scenario(tmp_path, no_figures):
+    folder = make_results(tmp_path, n_runs=10)
+    scenario = _scenario_copy(tmp_path / "scenario")
+    _point_manifest_at(folder, scenario)
+    scenario.write_text(scenario.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    text = report.build_report(folder)
+    assert "has changed since the run" in text and "<h3>Actors</h3>" not in text
+    assert "Actors: Alpha (signatory), Beta (signatory), Gamma (mediator)." in text
+    scenario.unlink()
+    assert "no longer where the run found it" in report.build_report(folder)
+
+
+def test_report_of_an_incomplete_run_with_a_string_command_and_no_runs(tmp_path, no_figures):
+    folder = make_results(tmp_path, n_runs=0)
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    manifest.update(status="incomplete", command="negsim run x.yaml --seed 1")
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    text = report.build_report(folder)
+    assert "<b>incomplete</b>" in text and "holds no runs" in text
+    assert "<pre>negsim run x.yaml --seed 1</pre>" in text
+
+
+def test_report_command_line(tmp_path, no_figures, capsys):
+    folder = make_results(tmp_path, n_runs=10)
+    parser = argparse.ArgumentParser()
+    report.add_arguments(parser)
+    out = tmp_path / "to send" / "tiny.html"
+    assert report.command(parser.parse_args([str(folder), "--out", str(out)])) == 0
+    assert capsys.readouterr().out.strip() == str(out)
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    with pytest.raises(UserError, match="is a folder"):
+        report.write_report(folder, out=tmp_path)
+    with pytest.raises(UserError, match="does not exist"):
+        report.write_report(tmp_path / "nowhere")
+
+
+# ------------------------------------------------------------------------------ rendering
+
+_CHECK = """<script>
+window.addEventListener("load", function () {
+  var imgs = document.images, ok = 0;
+  for (var i = 0; i < imgs.length; i++) if (imgs[i].complete && imgs[i].naturalWidth > 0) ok++;
+  document.documentElement.setAttribute("data-images", ok + "/" + imgs.length);
+});
+</script>"""
+
+
+def _chromium(tmp_path, *args):
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}"]
+    return subprocess.run([str(CHROMIUM), *flags, *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (Debian package `chromium`)")
+def test_report_renders_in_headless_chromium_with_every_image_decoded(full, tmp_path):
+    from PIL import Image
+
+    folder, path, text = full
+    shot = tmp_path / "shot.png"
+    _chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,2000", path.resolve().as_uri())
+    assert shot.is_file(), "chromium wrote no screenshot"
+    pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
+    assert pixels.shape == (2000, 1280)
+    assert pixels.std() > 10 and (pixels < 128).mean() > 0.005, "the screenshot is blank"
+    # A copy with a check script (the report itself has none) counts the images that decoded.
+    probe = tmp_path / "probe.html"
+    probe.write_text(text.replace("</body>", _CHECK + "</body>"), encoding="utf-8")
+    dom = _chromium(tmp_path, "--dump-dom", "--virtual-time-budget=5000", probe.as_uri()).stdout
+    found = re.search(r'data-images="(\d+)/(\d+)"', dom)
+    assert found, "the check script did not run"
+    assert found.group(1) == found.group(2) == str(len(plots.FIGURES))
+
+
+def test_report_includes_a_sensitivity_file_kept_elsewhere(tmp_path, no_figures):
+    folder = make_results(tmp_path, n_runs=10)
+    assert "<h2>Sensitivity</h2>" not in report.build_report(folder)
+    data = sensitivity_data()
+    data["outputs"]["agreement_rate"]["total"]["actors.alpha.weights.north"] = None
+    sobol = tmp_path / "sobol.json"
+    sobol.write_text(json.dumps(data), encoding="utf-8")
+    parser = argparse.ArgumentParser()
+    report.add_arguments(parser)
+    report.command(parser.parse_args([str(folder), "--sensitivity", str(sobol)]))
+    text = (folder / "report.html").read_text(encoding="utf-8")
+    assert "<h2>Sensitivity</h2>" in text
+    assert "<td class='num'>0.500</td><td class='num'>0.600</td>" in text  # beta's reservation value
+    assert "<td class='num'>0.250</td><td class='num'>–</td>" in text  # a missing estimate
+    with pytest.raises(UserError, match="--sensitivity"):
+        report.write_report(folder, sensitivity=tmp_path / "missing.json")
