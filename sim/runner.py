@@ -125,13 +125,29 @@ def run_tasks(tasks: list[Task], on_result: Callable[[Task, object], None], work
         bar.close()
 
 
+def _work_and_write(task: Task, folder: str) -> tuple[int, None]:
+    ResultsFolder(Path(folder)).write_chunk(task.chunk_id, simulate_chunk(task.game, task.spec))
+    return task.chunk_id, None
+
+
 def execute(tasks: list[Task], folder: ResultsFolder, workers: int | None = None, dask: str | None = None,
             progress: bool | None = None, executor=_OPEN) -> int:
     """Run every task not already finished in `folder`; write each chunk as it completes."""
+    from concurrent.futures import ProcessPoolExecutor
+    from functools import partial
+
     done = folder.finished_chunks()
     todo = [t for t in tasks if t.chunk_id not in done]
-    run_tasks(todo, lambda task, tables: folder.write_chunk(task.chunk_id, tables), workers=workers,
-              dask=dask, progress=progress, executor=executor)
+    # Local workers share the disk: each writes its own chunk (atomically), which keeps the
+    # parent's core free; Dask workers may be elsewhere, so they send their tables back.
+    local = dask is None and (executor is _OPEN or isinstance(executor, ProcessPoolExecutor))
+    work = partial(_work_and_write, folder=str(folder.path)) if local else None
+
+    def keep(task: Task, tables) -> None:
+        if tables is not None:
+            folder.write_chunk(task.chunk_id, tables)
+
+    run_tasks(todo, keep, workers=workers, dask=dask, progress=progress, executor=executor, work=work)
     return len(todo)
 
 
