@@ -7,6 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,3 +51,17 @@ def write_scenario(tmp_path):
 def _quiet_env(monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
     os.environ.setdefault("PYTHONHASHSEED", "0")
+
+
+def scripted_responses(monkeypatch, verdicts: dict[str, bool]):
+    """Make each named actor accept (True) or reject (False) whatever is on the table."""
+    from sim.model.agents import Actor
+
+    real = Actor.respond
+
+    def respond(self, utility, uniforms):
+        real(self, utility, uniforms)
+        if self.actor_id in verdicts:
+            self.accepted = np.full_like(self.accepted, verdicts[self.actor_id])
+
+    monkeypatch.setattr(Actor, "respond", respond)

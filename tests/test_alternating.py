@@ -20,7 +20,7 @@ from sim.model.model import AGREEMENT, TIMEOUT, NegotiationModel, RunDraws
 from sim.model.strategies import make_strategy
 from sim.scenario import load_scenario
 from sim.simulate import ChunkSpec, run_generators, simulate_chunk
-from tests.conftest import ROOT, TINY
+from tests.conftest import ROOT, TINY, scripted_responses as _scripted
 
 EXAMPLES = ROOT / "scenarios" / "examples"
 TINY_TEXT = TINY.read_text().replace("  kind: mediated\n", "  kind: alternating\n")
@@ -166,20 +166,6 @@ def test_offers_give_the_proposer_its_aspiration(seed, discount):
     reachable = np.minimum(mine["aspiration"], discount ** mine["round"])
     assert (mine["utility"] >= reachable - 1e-9).all()
     assert mine["accepted"].all()
-
-
-def _scripted(monkeypatch, verdicts: dict[str, bool]):
-    """Make each named actor accept (True) or reject (False) whatever it is offered."""
-    from sim.model.agents import Actor
-
-    real = Actor.respond
-
-    def respond(self, utility, uniforms):
-        real(self, utility, uniforms)
-        if self.actor_id in verdicts:
-            self.accepted = np.full_like(self.accepted, verdicts[self.actor_id])
-
-    monkeypatch.setattr(Actor, "respond", respond)
 
 
 def test_agreement_needs_every_signatory(tiny, monkeypatch):

@@ -8,8 +8,7 @@ from sim.domain.game import compile_scenario
 from sim.model.model import AGREEMENT, PARTIAL, NegotiationModel, RunDraws
 from sim.scenario import load_scenario
 from sim.simulate import run_generators
-from tests.conftest import TINY
-from tests.test_model import _scripted
+from tests.conftest import TINY, scripted_responses as _scripted
 
 TINY_TEXT = TINY.read_text()
 

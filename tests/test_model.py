@@ -12,7 +12,7 @@ from sim.domain.game import compile_scenario
 from sim.model.model import AGREEMENT, BREAKDOWN, TIMEOUT, NegotiationModel, RunDraws
 from sim.scenario import load_scenario
 from sim.simulate import ChunkSpec, run_generators, simulate_chunk
-from tests.conftest import TINY
+from tests.conftest import TINY, scripted_responses as _scripted
 
 TINY_TEXT = TINY.read_text()
 
@@ -36,20 +36,6 @@ def test_mesa_structure(game):
     assert [a.actor_id for a in model.actors] == list(game.actor_ids)
     model.step()
     assert model.round == 1 and model.time == 1
-
-
-def _scripted(monkeypatch, verdicts: dict[str, bool]):
-    """Make each named actor accept (True) or reject (False) whatever is on the table."""
-    from sim.model.agents import Actor
-
-    real = Actor.respond
-
-    def respond(self, utility, uniforms):
-        real(self, utility, uniforms)
-        if self.actor_id in verdicts:
-            self.accepted = np.full_like(self.accepted, verdicts[self.actor_id])
-
-    monkeypatch.setattr(Actor, "respond", respond)
 
 
 def test_agreement_needs_every_signatory(game, monkeypatch):
