@@ -40,13 +40,6 @@ def ideal_deal(game: Game, weights: np.ndarray, values: np.ndarray) -> np.ndarra
     return deal
 
 
-def single_changes(game: Game) -> tuple[np.ndarray, np.ndarray]:
-    """All (issue, option) pairs: the candidate one-issue edits of a text."""
-    issues = np.repeat(np.arange(game.space.n_issues), game.space.n_options)
-    options = np.concatenate([np.arange(n) for n in game.space.n_options])
-    return issues, options
-
-
 @register
 class Mediated:
     """Single negotiating text written by a self-interested, weight-adjusting mediator.
