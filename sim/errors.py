@@ -32,5 +32,16 @@ class UserError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+MAX_REPORTED = 100
+
+
 class ScenarioError(UserError):
     """A scenario file (or an override of one) failed to load or validate."""
+
+    def __init__(self, problems: list[Problem] | str):
+        # A file with thousands of broken items should not print thousands of lines.
+        if isinstance(problems, list) and len(problems) > MAX_REPORTED:
+            rest = len(problems) - MAX_REPORTED
+            last = problems[MAX_REPORTED - 1]
+            problems = problems[:MAX_REPORTED] + [Problem(last.file, None, "", f"... and {rest:,} more problems")]
+        super().__init__(problems)

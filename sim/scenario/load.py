@@ -57,7 +57,7 @@ def validate(data: Any, srcmap: SourceMap, base_dir: Path | None = None) -> Scen
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(_pydantic_problems(exc, srcmap)) from None
+        raise ScenarioError(_pydantic_problems(exc, srcmap, data)) from None
     problems = cross_check(scenario, srcmap, base_dir)
     if problems:
         raise ScenarioError(problems)
@@ -72,21 +72,39 @@ _EXPECTS = {"float_type": "a number", "float_parsing": "a number", "dict_type": 
             "int_type": "a whole number", "int_parsing": "a whole number", "tuple_type": "a list"}
 
 
-def _clean_loc(loc: tuple) -> tuple:
-    # pydantic names union branches in the location (`float`, `Uncertain`, `function-after[...]`);
-    # ids in scenarios are lower-case, so anything else is a branch tag, not a field.
-    out = []
-    for part in loc:
-        if isinstance(part, str) and (part in {"float", "str", "int", "bool"} or not re.fullmatch(r"[a-z0-9_]+", part)):
-            continue
-        out.append(part)
+def _locate(loc: tuple, data: Any, kind: str) -> tuple:
+    """The part of a pydantic error location that names a place in the scenario data.
+
+    pydantic puts union branches (`float`, `Uncertain`, `function-after[...]`, `tuple[...]`) and
+    dict-key markers (`[key]`) into locations. Walking the parsed data tells them apart from the
+    keys the user wrote, whatever their spelling (`Colour`, `float`, `1`). The one part not in
+    the data that is kept is the name of a missing field.
+    """
+    out: list = []
+    node = data
+    for k, part in enumerate(loc):
+        if isinstance(node, dict) and isinstance(part, str) and part in node:
+            node = node[part]
+            out.append(part)
+        elif isinstance(node, list) and type(part) is int and 0 <= part < len(node):
+            node = node[part]
+            out.append(part)
+        elif kind == "missing" and k == len(loc) - 1 and isinstance(part, str):
+            out.append(part)
     return tuple(out)
 
 
-def _pydantic_problems(exc: ValidationError, srcmap: SourceMap) -> list[Problem]:
+def _pydantic_problems(exc: ValidationError, srcmap: SourceMap, data: Any) -> list[Problem]:
     grouped: dict[tuple, list[dict]] = {}
-    for err in exc.errors(include_url=False):
-        grouped.setdefault(_clean_loc(err["loc"]), []).append(err)
+    for err in exc.errors(include_url=False, include_context=False):
+        grouped.setdefault(_locate(err["loc"], data, err["type"]), []).append(err)
+    # A union (a Number is `float | Uncertain`) fails in every branch: when one branch got as far
+    # as a field inside the value (`...strong.sd: must be >= 0`), the other branches' "wrong
+    # type" errors on the value itself are noise.
+    inner = {loc[:k] for loc in grouped for k in range(len(loc))}  # every proper prefix of a location
+    for loc in [loc for loc, errs in grouped.items() if loc in inner]:
+        if all(e["type"] in _TYPE_ERRORS for e in grouped[loc]):
+            del grouped[loc]
     problems = []
     for loc, errs in grouped.items():
         specific = [e for e in errs if e["type"] not in _TYPE_ERRORS]
@@ -117,11 +135,18 @@ def _message(err: dict) -> str:
         return f"{_show(err.get('input'))} is not a valid id (lower-case letters, digits and _, starting with a letter)"
     if kind in _EXPECTS:
         return f"expected {_EXPECTS[kind]}, got {_show(err.get('input'))}"
+    if kind == "finite_number":
+        return f"expected a finite number, got {_show(err.get('input'))}"
+    if kind in {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}:
+        return f"must be {msg.removeprefix('Input should be ')}, got {_show(err.get('input'))}"
     return msg
 
 
 def _show(value: Any) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print (a hex literal of thousands of digits)
+        text = "a number too long to show"
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -302,18 +327,31 @@ def _check_dynamics(sc: Scenario, out: list, srcmap: SourceMap, cite) -> None:
 def _resolve_inside(base_dir: Path | None, rel: str) -> Path | None:
     if base_dir is None:
         return None
-    root = base_dir.resolve()
-    target = (root / rel).resolve()
+    try:
+        root = base_dir.resolve()
+        target = (root / rel).resolve()
+    except (OSError, ValueError, RuntimeError):  # a NUL byte, an unencodable name, a symlink loop
+        return None
     return target if target.is_relative_to(root) else None
+
+
+def _is_file(target: Path) -> bool:
+    try:
+        return target.is_file()
+    except (OSError, ValueError):  # e.g. a folder on the way that we may not enter
+        return False
 
 
 def _check_source_path(out: list, srcmap: SourceMap, path: tuple, rel: str, base_dir: Path | None) -> None:
     if base_dir is None:
         return
+    if "\x00" in rel:
+        out.append(srcmap.problem(path, f"{rel!r} is not a usable file name (it contains a NUL character)"))
+        return
     target = _resolve_inside(base_dir, rel)
     if target is None:
         out.append(srcmap.problem(path, f"{rel!r} points outside the scenario's folder"))
-    elif not target.is_file():
+    elif not _is_file(target):
         out.append(srcmap.problem(path, f"no file {rel!r} next to the scenario"))
 
 
@@ -327,9 +365,13 @@ def _check_quote(out: list, srcmap: SourceMap, path: tuple, source, quote: str, 
     if source.path is None or base_dir is None:
         return
     target = _resolve_inside(base_dir, source.path)
-    if target is None or not target.is_file():
+    if target is None or not _is_file(target):
+        return  # reported by _check_source_path
+    try:
+        text = _normalise(target.read_text(encoding="utf-8", errors="replace"))
+    except OSError as exc:
+        out.append(srcmap.problem(path, f"cannot read {source.path} to check the quote: {exc.strerror or exc}"))
         return
-    text = _normalise(target.read_text(encoding="utf-8", errors="replace"))
     pieces = [piece for piece in re.split(r"\s*(?:\.\.\.|…)\s*", quote) if piece.strip()]
     for piece in pieces:
         if _normalise(piece).strip("\"' ") not in text:

@@ -16,7 +16,9 @@ Text = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # allow_inf_nan=False: `.nan` or `.inf` (or 1e400) is never a meaningful number in a scenario,
+    # and NaN slips through range checks (every comparison with it is false).
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, allow_inf_nan=False)
 
 
 class Uncertain(Strict):

@@ -18,17 +18,58 @@ import yaml
 
 from sim.errors import Problem, ScenarioError
 
-MAX_BYTES = 2_000_000
-MAX_NODES = 200_000
+# The largest shipped scenario is ~110 KB and ~8,000 nodes; these bounds keep the pure-Python
+# YAML parser's worst case around a second while leaving room for much larger real scenarios.
+MAX_BYTES = 512_000
+MAX_NODES = 50_000
 MAX_DEPTH = 60
 
 _STD = "tag:yaml.org,2002:"
-_ALLOWED_TAGS = {_STD + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")}
+_SCALAR_TAGS = {_STD + t for t in ("str", "int", "float", "bool", "null", "timestamp")}
+_ALLOWED_TAGS = _SCALAR_TAGS | {_STD + "map", _STD + "seq"}
+#: What each scalar tag reads as, for error messages.
+_SCALAR_KINDS = {_STD + "int": "a whole number", _STD + "float": "a number", _STD + "bool": "true or false",
+                 _STD + "timestamp": "a date", _STD + "null": "null", _STD + "str": "text"}
 _BOOL_12 = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 booleans (yes/no/on/off are strings)."""
+    """SafeLoader with YAML 1.2 booleans (yes/no/on/off are strings) that stops composing early.
+
+    The node and depth limits are enforced while the node tree is composed, so a huge flow
+    list, an alias bomb or thousands of `[` are refused as soon as they pass the limit, not
+    after the whole document has been read (and before Python's recursion limit is reached).
+    Counts match `_Builder`'s: every value node (not mapping keys), an alias counting as the
+    size of the node it repeats; depth counts keys too, so nested complex keys are bounded.
+    """
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._negsim_nodes = 0
+        self._negsim_depth = 0
+
+    def compose_node(self, parent, index):  # noqa: D102 (PyYAML's hook)
+        is_key = isinstance(parent, yaml.MappingNode) and index is None
+        self._negsim_depth += 1
+        try:
+            event = self.peek_event()
+            if self._negsim_depth > MAX_DEPTH + 1:
+                raise _TooBig(f"nested deeper than {MAX_DEPTH} levels", event.start_mark.line + 1)
+            before = self._negsim_nodes
+            if isinstance(event, yaml.AliasEvent):
+                target = self.anchors.get(event.anchor)
+                if not is_key:
+                    self._negsim_nodes += getattr(target, "negsim_size", 1)
+            elif not is_key:
+                self._negsim_nodes += 1
+            if self._negsim_nodes > MAX_NODES:
+                raise _TooBig(f"more than {MAX_NODES} YAML nodes (an alias bomb?)", event.start_mark.line + 1)
+            node = super().compose_node(parent, index)
+            if not isinstance(event, yaml.AliasEvent):
+                node.negsim_size = max(1, self._negsim_nodes - before)
+            return node
+        finally:
+            self._negsim_depth -= 1
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -63,13 +104,18 @@ class SourceMap:
 
 
 def dotted(path: Path_) -> str:
-    """`('actors', 'ukraine', 'weights', 'crimea')` -> `actors.ukraine.weights.crimea`."""
+    """`('actors', 'ukraine', 'weights', 'crimea')` -> `actors.ukraine.weights.crimea`.
+
+    A key with a line break or another control character is quoted (`repr`), so that every
+    problem stays on one line of output.
+    """
     out = ""
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            text = str(part)
+            out += ("." if out else "") + (text if text.isprintable() else repr(text))
     return out
 
 
@@ -82,19 +128,40 @@ class _Builder:
     def build(self, node: yaml.Node, path: Path_, depth: int) -> Any:
         self.nodes += 1
         if self.nodes > MAX_NODES:
-            raise _TooBig(f"more than {MAX_NODES} YAML nodes (an alias bomb?)", node)
+            raise _TooBig(f"more than {MAX_NODES} YAML nodes (an alias bomb?)", node.start_mark.line + 1)
         if depth > MAX_DEPTH:
-            raise _TooBig(f"nested deeper than {MAX_DEPTH} levels", node)
+            raise _TooBig(f"nested deeper than {MAX_DEPTH} levels", node.start_mark.line + 1)
         self.srcmap.lines.setdefault(path, node.start_mark.line + 1)
         if node.tag not in _ALLOWED_TAGS:
             self.problems.append(self.srcmap.problem(path, f"tag {node.tag!r} is not allowed; "
                                                            "scenarios are plain YAML data"))
             return None
         if isinstance(node, yaml.MappingNode):
+            if node.tag != _STD + "map":
+                return self._misfit(node, path, "a mapping")
             return self._mapping(node, path, depth)
         if isinstance(node, yaml.SequenceNode):
+            if node.tag != _STD + "seq":
+                return self._misfit(node, path, "a list")
             return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
-        return _scalar_value(node)
+        if node.tag not in _SCALAR_TAGS:
+            return self._misfit(node, path, "a plain value")
+        try:
+            return _scalar_value(node)
+        except Exception as exc:  # noqa: BLE001 -- PyYAML's constructors raise anything on odd input
+            # `!!int ''`, `!!bool maybe`, `!!timestamp x`, `2025-13-45`, a 5000-digit number, ...
+            reason = " ".join(str(exc).split()) if isinstance(exc, ValueError) else ""
+            if "Exceeds the limit" in reason:
+                reason = "too many digits"
+            self.problems.append(self.srcmap.problem(
+                path, f"cannot read {_short(node.value)} as {_SCALAR_KINDS[node.tag]}"
+                      + (f" ({_short(reason, 80, False)})" if reason else "")))
+            return None
+
+    def _misfit(self, node: yaml.Node, path: Path_, what: str) -> None:
+        self.problems.append(self.srcmap.problem(path, f"tag {node.tag!r} does not fit {what}; "
+                                                       "scenarios are plain YAML data"))
+        return None
 
     def _mapping(self, node: yaml.MappingNode, path: Path_, depth: int) -> dict:
         out: dict = {}
@@ -104,6 +171,11 @@ class _Builder:
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
                 self.problems.append(self.srcmap.problem(path, "mapping keys must be plain scalars"))
+                continue
+            if key_node.tag not in _SCALAR_TAGS:
+                self.problems.append(Problem(self.srcmap.file, key_node.start_mark.line + 1, dotted(path),
+                                             f"tag {key_node.tag!r} is not allowed on a key; "
+                                             "scenarios are plain YAML data"))
                 continue
             key = str(key_node.value)
             child = path + (key,)
@@ -118,9 +190,14 @@ class _Builder:
 
 
 class _TooBig(Exception):
-    def __init__(self, message: str, node: yaml.Node):
+    def __init__(self, message: str, line: int):
         super().__init__(message)
-        self.line = node.start_mark.line + 1
+        self.line = line
+
+
+def _short(value: str, limit: int = 40, quote: bool = True) -> str:
+    text = repr(value) if quote else value
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
@@ -137,13 +214,21 @@ def read_bytes(path: Path) -> bytes:
         if path.is_file() and path.stat().st_size > MAX_BYTES:
             raise ScenarioError([Problem(name, None, "", f"file is {path.stat().st_size:,} bytes; "
                                                          f"the limit is {MAX_BYTES:,}")])
-        return path.read_bytes()
+        # Read at most one byte past the limit: a pipe or a device (/dev/zero) has no size.
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)
+        if len(raw) > MAX_BYTES:
+            raise ScenarioError([Problem(name, None, "", f"file is more than {MAX_BYTES:,} bytes; "
+                                                         f"the limit is {MAX_BYTES:,}")])
+        return raw
     except FileNotFoundError:
         raise ScenarioError([Problem(name, None, "", "no such file")]) from None
     except IsADirectoryError:
         raise ScenarioError([Problem(name, None, "", "is a directory, not a scenario file")]) from None
     except OSError as exc:
-        raise ScenarioError([Problem(name, None, "", f"cannot read: {exc.strerror}")]) from None
+        raise ScenarioError([Problem(name, None, "", f"cannot read: {exc.strerror or exc}")]) from None
+    except ValueError:  # a NUL byte or an unencodable character in the name
+        raise ScenarioError([Problem(name, None, "", "not a usable file name")]) from None
 
 
 def parse_yaml(raw: bytes, name: str) -> tuple[Any, SourceMap]:
@@ -160,22 +245,39 @@ def parse_yaml(raw: bytes, name: str) -> tuple[Any, SourceMap]:
         raise ScenarioError([Problem(name, line, "", "not valid UTF-8 text")]) from None
     if not text.strip():
         raise ScenarioError([Problem(name, None, "", "file is empty")])
-    loader = _Loader(text)
+    loader = None
     try:
+        loader = _Loader(text)  # checks for unprintable characters straight away
         node = loader.get_single_node()
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1 if isinstance(exc.position, int) else None
+        char = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+        raise ScenarioError([Problem(name, line, "", f"YAML error: character {char} is not allowed "
+                                                     "(control characters cannot appear in YAML)")]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        msg = exc.problem or exc.context or "cannot parse"
+        if exc.context and exc.problem and exc.problem.startswith("but "):
+            msg = f"{exc.context}, {exc.problem}"  # "expected a single document in the stream, but found another"
+        elif exc.context and exc.context_mark and exc.problem and "end of stream" in exc.problem:
+            # An unclosed quote or bracket: point at where it was opened, not at the end of the file.
+            mark = exc.context_mark
+            msg = f"{exc.context}: {exc.problem}"
+        elif exc.context and exc.context_mark and mark and exc.context_mark.line < mark.line:
+            msg = f"{msg} ({exc.context} that starts on line {exc.context_mark.line + 1})"
         line = mark.line + 1 if mark else None
-        msg = exc.problem or str(exc)
         if "\t" in msg or "found character '\\t'" in str(exc):
             msg = "tab characters cannot indent YAML; use spaces"
-        raise ScenarioError([Problem(name, line, "", f"YAML syntax error: {msg}")]) from None
+        raise ScenarioError([Problem(name, line, "", f"YAML syntax error: {' '.join(msg.split())}")]) from None
     except yaml.YAMLError as exc:
-        raise ScenarioError([Problem(name, None, "", f"YAML error: {exc}")]) from None
+        raise ScenarioError([Problem(name, None, "", f"YAML error: {' '.join(str(exc).split())}")]) from None
+    except _TooBig as exc:
+        raise ScenarioError([Problem(name, exc.line, "", str(exc))]) from None
     except RecursionError:
         raise ScenarioError([Problem(name, None, "", f"nested deeper than {MAX_DEPTH} levels")]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if node is None:
         raise ScenarioError([Problem(name, None, "", "file is empty")])
     builder = _Builder(srcmap)
