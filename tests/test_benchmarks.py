@@ -1,0 +1,56 @@
+"""The benchmark harness still runs: `benchmarks/run.py --smoke` at tiny sizes, without NegMAS.
+
+No timing is asserted (these machines are noisy); only that every section produced its rows
+with positive numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Every row the smoke run must print (row names start with these).
+EXPECTED = [
+    "Alaska Monte Carlo, 1 worker(s)",
+    "Alaska Monte Carlo, 2 worker(s)",
+    "speed-up, 2 workers / 1",
+    "python -c pass",
+    "negsim --help",
+    "negsim validate alaska_2025.yaml",
+    "peak memory, 200 runs",
+    "peak memory, 600 runs",
+    "memory ratio 600 / 200 runs",
+    "analyze, 248,832 deals (4 parties, 10 issues)",
+    "numpy brute force, 248,832 deals",
+    "analyze / brute force",
+    "analyze, Alaska (36,450,000 deals)",
+    "4x10 alternating offers, negsim",
+]
+
+
+def test_smoke_run_prints_every_row(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--smoke", "--negmas-python", "none",
+         "--json", str(out)],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out.read_text())
+    assert data["machine"] and proc.stdout.startswith("machine: ")
+    rows = {r["benchmark"]: r for r in data["rows"]}
+    for name in EXPECTED:
+        assert name in rows, f"missing row {name!r}; got {sorted(rows)}"
+        value = rows[name]["value"]
+        assert isinstance(value, (int, float)) and value > 0, (name, value)
+        assert name in proc.stdout  # the table has it too
+    # The brute-force baseline found the same frontier and solutions as analyze.
+    assert "same frontier, Nash and KS" in rows["numpy brute force, 248,832 deals"]["detail"]
+    # Without NegMAS its comparison is reported as skipped, not dropped silently.
+    skipped = rows["NegMAS comparison"]
+    assert skipped["value"] is None and skipped["detail"].startswith("skipped")
+    assert "skipped" in proc.stdout
