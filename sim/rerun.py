@@ -9,14 +9,32 @@ original, which is never modified.
 from __future__ import annotations
 
 import dataclasses
+import math
 import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sim.errors import Problem, UserError
 from sim.results import ResultsFolder
+
+
+def _same_value(x, y) -> bool:
+    # NaN (say the distance to the nearest proposal of a scenario that names none) equals NaN here.
+    return x == y or (isinstance(x, float) and isinstance(y, float) and math.isnan(x) and math.isnan(y))
+
+
+def _same_column(a: pa.ChunkedArray, b: pa.ChunkedArray) -> bool:
+    if a.equals(b):
+        return True  # Arrow's equality, for which NaN differs from NaN
+    if a.type != b.type or not pa.types.is_floating(a.type):
+        return False
+    return (pc.is_null(a).equals(pc.is_null(b))
+            and np.array_equal(a.to_numpy(zero_copy_only=False), b.to_numpy(zero_copy_only=False), equal_nan=True))
 
 
 def _compare(name: str, a: Path, b: Path) -> tuple[bool, str]:
@@ -25,18 +43,16 @@ def _compare(name: str, a: Path, b: Path) -> tuple[bool, str]:
     if a.exists() != b.exists():
         return False, f"{name}: present in only one of the two folders"
     left, right = pq.read_table(a), pq.read_table(b)
-    if left.equals(right):
-        return True, f"{name}: identical ({left.num_rows:,} rows)"
     if left.schema != right.schema:
         return False, f"{name}: columns differ"
     if left.num_rows != right.num_rows:
         return False, f"{name}: {left.num_rows:,} rows against {right.num_rows:,}"
     for column in left.column_names:
-        if not left[column].equals(right[column]):
+        if not _same_column(left[column], right[column]):
             l, r = left[column].to_pylist(), right[column].to_pylist()
-            row = next(i for i, (x, y) in enumerate(zip(l, r)) if x != y)
+            row = next(i for i, (x, y) in enumerate(zip(l, r)) if not _same_value(x, y))
             return False, f"{name}: first difference in column {column!r}, row {row}: {l[row]!r} vs {r[row]!r}"
-    return False, f"{name}: differ"
+    return True, f"{name}: identical ({left.num_rows:,} rows)"
 
 
 def rerun(results_dir: str | Path, workers: int | None = None, dask: str | None = None) -> tuple[bool, str]:

@@ -27,21 +27,35 @@ from sim.errors import Problem, UserError
 TABLES = ("runs", "rounds")
 
 
+TEMPORARY = ".*.tmp"  # glob of the temporary siblings below; a process killed mid-write leaves one
+
+
+def _temporary(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def _write_then_rename(path: Path, write) -> None:
+    """Call write(file) on a temporary sibling, flush it to disk, rename it over `path`."""
+    tmp = _temporary(path)
+    try:
+        with open(tmp, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())  # else a power cut after the rename can leave an empty file
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write a file via a temporary sibling and a rename."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    _write_then_rename(path, lambda fh: fh.write(data))
 
 
 def atomic_write_table(path: Path, table: pa.Table) -> None:
     """Write a Parquet file via a temporary sibling and a rename."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, path)
+    _write_then_rename(path, lambda fh: pq.write_table(table, fh, compression="zstd"))
 
 
 def now_iso() -> str:
@@ -94,8 +108,13 @@ class ResultsFolder:
         path = Path(path)
         if not (path / "manifest.json").is_file():
             raise UserError([Problem(str(path), None, "--resume", "not a results folder (no manifest.json)")])
-        (path / "chunks").mkdir(exist_ok=True)
         return cls(path)
+
+    def remove_temporaries(self) -> None:
+        """Delete the temporary files of writes that never finished (a job killed mid-write)."""
+        for d in (self.path, self.chunk_dir):
+            for f in d.glob(TEMPORARY):
+                f.unlink(missing_ok=True)
 
     def write_table(self, name: str, table: pa.Table) -> None:
         """Write NAME.parquet atomically (for tables known before the runs, such as points)."""
@@ -146,8 +165,11 @@ class ResultsFolder:
             target = self.path / f"{name}.parquet"
             counts[name] = self._stream_merge(files, schema, keys, target, check=name == "runs")
         if not keep_chunks:
-            for f in self.chunk_dir.glob("*.parquet"):
-                f.unlink()
+            # Runs files first: a chunk whose runs file exists counts as whole, so a job killed
+            # while deleting must not leave one without its rounds file (a resume would skip it).
+            for pattern in ("runs-*.parquet", "*.parquet", TEMPORARY):
+                for f in self.chunk_dir.glob(pattern):
+                    f.unlink()
             try:
                 self.chunk_dir.rmdir()
             except OSError:
@@ -155,21 +177,28 @@ class ResultsFolder:
         return counts
 
     def _stream_merge(self, files: list[Path], schema: pa.Schema, keys: list, target: Path, check: bool) -> int:
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        tmp = _temporary(target)
         rows = 0
         last: tuple[int, int] | None = None
         in_order = True
-        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
-            for f in files:
-                table = _conform(pq.read_table(f).sort_by(keys), schema)
-                if table.num_rows:
-                    first = (table["point"][0].as_py(), table["run"][0].as_py())
-                    if last is not None and (first < last or (check and first == last)):
-                        in_order = False
-                        break
-                    last = (table["point"][-1].as_py(), table["run"][-1].as_py())
-                writer.write_table(table)
-                rows += table.num_rows
+        try:
+            with open(tmp, "wb") as fh:
+                with pq.ParquetWriter(fh, schema, compression="zstd") as writer:
+                    for f in files:
+                        table = _conform(pq.read_table(f).sort_by(keys), schema)
+                        if table.num_rows:
+                            first = (table["point"][0].as_py(), table["run"][0].as_py())
+                            if last is not None and (first < last or (check and first == last)):
+                                in_order = False
+                                break
+                            last = (table["point"][-1].as_py(), table["run"][-1].as_py())
+                        writer.write_table(table)
+                        rows += table.num_rows
+                fh.flush()
+                os.fsync(fh.fileno())
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         if not in_order:
             tmp.unlink()
             table = pa.concat_tables([_conform(pq.read_table(f), schema) for f in files]).sort_by(keys)

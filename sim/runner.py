@@ -10,9 +10,12 @@ from __future__ import annotations
 import math
 import os
 import platform
+import queue
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future, as_completed
+from concurrent.futures import Executor, Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,12 +57,68 @@ def _work(task: Task) -> tuple[int, dict]:
     return task.chunk_id, simulate_chunk(task.game, task.spec)
 
 
-def _ignore_sigint() -> None:
+def _init_worker() -> None:
     # Ctrl-C reaches every process of the terminal's group; only the parent should act on it
     # (keep what finished, write the manifest), not each worker with its own traceback.
-    import signal
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A parent killed outright (SIGKILL, the OOM killer) runs no clean-up, and the pool's workers,
+    # blocked on its task queue, would wait forever (keeping the forkserver alive with them).
+    import multiprocessing
+
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with_parent, args=(parent.sentinel,), daemon=True).start()
+
+
+def _exit_with_parent(sentinel: int) -> None:
+    from multiprocessing.connection import wait
+
+    wait([sentinel])  # readable once the parent process has gone
+    os._exit(1)
+
+
+_stop = threading.Event()  # a SIGINT or SIGTERM arrived while stop_on_signals was in force
+
+
+def _raise_interrupt(signum, frame):
+    _stop.set()
+    raise KeyboardInterrupt
+
+
+def _note_interrupt(signum, frame):
+    _stop.set()
+
+
+@contextmanager
+def stop_on_signals(raise_at_once: bool = True) -> Iterator[None]:
+    """Ctrl-C (SIGINT) and SIGTERM stop the job as KeyboardInterrupt; batch schedulers stop jobs with SIGTERM.
+
+    With `raise_at_once` the exception is raised wherever the main thread is, and the signal is
+    also remembered: an exception landing in a __del__ or a callback is only printed ("Exception
+    ignored") and dropped, and the job would run on to the end and exit 0; run_tasks raises it
+    again after each chunk. Without, the signal is only remembered, for run_tasks to raise
+    between chunks: while it waits on Dask or the process pool, whose futures run Python code in
+    __del__ and callbacks, that is the only way to stop cleanly.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    if signal.getsignal(signal.SIGINT) not in (_raise_interrupt, _note_interrupt):
+        _stop.clear()  # outermost: forget a signal from an earlier job in this process
+    handler = _raise_interrupt if raise_at_once else _note_interrupt
+    # A signal ignored from the start (say `nohup`, or `negsim ... &` in a script) stays ignored.
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)
+                if signal.getsignal(s) is not signal.SIG_IGN}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _check_stop() -> None:
+    if _stop.is_set():
+        raise KeyboardInterrupt
 
 
 @contextmanager
@@ -77,11 +136,18 @@ def open_executor(workers: int | None, dask: str | None) -> Iterator[Executor | 
         return
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import forkserver
+
+    from sim.cluster import _sigint_ignored_by_children
 
     # forkserver: no fork of a process that may hold Arrow's threads; preloading keeps start-up cheap.
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["sim.simulate"])
-    executor = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_ignore_sigint)
+    with _sigint_ignored_by_children():
+        # Workers are forked by the server with its signal dispositions, so they ignore Ctrl-C from
+        # birth: a worker still starting when Ctrl-C comes would otherwise die and break the pool.
+        forkserver.ensure_running()
+    executor = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker)
     try:
         yield executor
     finally:
@@ -104,23 +170,37 @@ def run_tasks(tasks: list[Task], on_result: Callable[[Task, object], None], work
     work = work or _work
     bar = _progress(sum(t.spec.runs[1] - t.spec.runs[0] for t in tasks), progress)
     try:
-        if executor is None:
-            for task in tasks:
-                _, result = work(task)
-                on_result(task, result)
-                bar.update(task.spec.runs[1] - task.spec.runs[0])
-            return
-        futures: dict[Future, Task] = {executor.submit(work, t): t for t in tasks}
-        try:
-            for fut in as_completed(futures):
-                task = futures.pop(fut)
-                _, result = fut.result()
-                on_result(task, result)
-                bar.update(task.spec.runs[1] - task.spec.runs[0])
-        except BaseException:
-            for fut in futures:
-                fut.cancel()
-            raise
+        with stop_on_signals(raise_at_once=executor is None):
+            if executor is None:
+                for task in tasks:
+                    _, result = work(task)
+                    on_result(task, result)
+                    bar.update(task.spec.runs[1] - task.spec.runs[0])
+                    _check_stop()
+                return
+            finished: queue.SimpleQueue[Future] = queue.SimpleQueue()
+            futures: dict[Future, Task] = {}
+            try:
+                for t in tasks:
+                    fut = executor.submit(work, t)
+                    futures[fut] = t
+                    fut.add_done_callback(finished.put)
+                    _check_stop()
+                while futures:
+                    try:
+                        fut = finished.get(timeout=0.2)
+                    except queue.Empty:
+                        _check_stop()
+                        continue
+                    task = futures.pop(fut)
+                    _, result = fut.result()
+                    on_result(task, result)
+                    bar.update(task.spec.runs[1] - task.spec.runs[0])
+                    _check_stop()
+            except BaseException:
+                for fut in futures:
+                    fut.cancel()
+                raise
     finally:
         bar.close()
 
@@ -182,34 +262,45 @@ def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float,
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def summarise(runs, manifest: dict) -> str:
-    """A short plain-text summary of a runs table."""
-    n = len(runs)
-    lines = []
-    counts = runs["outcome"].value_counts()
-    agreed = runs[runs["outcome"] == "agreement"]
-    lo, hi = wilson_interval(len(agreed), n)
-    lines.append(f"{n:,} runs of {manifest['scenario']['name']} (seed {manifest['seed']})")
-    lines.append(f"agreement rate {len(agreed) / n:.1%} (95% CI {lo:.1%}–{hi:.1%})"
-                 + "; " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
-    if len(agreed):
-        lines.append(f"median round of agreement {float(np.median(agreed['round'])):.0f} "
-                     f"(of {manifest['max_rounds']})")
+def summarise(runs_path: Path, manifest: dict) -> str:
+    """A short plain-text summary of a runs table, read in batches so memory stays flat."""
+    from collections import Counter
+
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    source = pq.ParquetFile(runs_path)
+    deal_cols = [c for c in source.schema_arrow.names if c.startswith("deal_")]
+    outcomes, families, deals, walked = Counter(), Counter(), Counter(), Counter()
+    agreed_rounds = []
+    for batch in source.iter_batches(columns=["outcome", "round", "nearest_proposal", "walked_away", *deal_cols]):
+        outcome = batch.column("outcome")
+        outcomes.update(outcome.to_pylist())
+        is_agreed = pc.equal(outcome, "agreement")
+        agreed = batch.filter(is_agreed)
+        agreed_rounds.append(agreed.column("round").to_numpy(zero_copy_only=False))
+        families.update(agreed.column("nearest_proposal").to_pylist())
+        deals.update(zip(*(agreed.column(c).to_pylist() for c in deal_cols)))
+        walked.update(batch.filter(pc.equal(outcome, "breakdown")).column("walked_away").to_pylist())
+    n = sum(outcomes.values())
+    n_agreed = outcomes.get("agreement", 0)
+    lo, hi = wilson_interval(n_agreed, n)
+    lines = [f"{n:,} runs of {manifest['scenario']['name']} (seed {manifest['seed']})",
+             f"agreement rate {n_agreed / max(n, 1):.1%} (95% CI {lo:.1%}–{hi:.1%}); "
+             + ", ".join(f"{k} {v:,}" for k, v in outcomes.most_common())]
+    if n_agreed:
+        rounds = np.concatenate(agreed_rounds)
+        lines.append(f"median round of agreement {float(np.median(rounds)):.0f} (of {manifest['max_rounds']})")
         names = {p["id"]: p["name"] for p in manifest.get("proposals", [])}
-        fam = agreed["nearest_proposal"].value_counts().head(5)
         lines.append("agreements by nearest named proposal:")
-        for pid, c in fam.items():
-            lines.append(f"  {c / len(agreed):6.1%}  {names.get(pid, pid)}")
-        deal_cols = [c for c in runs.columns if c.startswith("deal_")]
-        top = agreed.groupby(deal_cols).size().sort_values(ascending=False).head(3)
+        for pid, c in families.most_common(5):
+            lines.append(f"  {c / n_agreed:6.1%}  {names.get(pid, pid)}")
         lines.append("most frequent agreed deals:")
-        for deal, c in top.items():
-            deal = deal if isinstance(deal, tuple) else (deal,)
+        for deal, c in deals.most_common(3):
             text = ", ".join(f"{col[5:]}={opt}" for col, opt in zip(deal_cols, deal))
-            lines.append(f"  {c / len(agreed):6.1%}  {text}")
-    walked = runs.loc[runs["outcome"] == "breakdown", "walked_away"].value_counts()
-    if len(walked):
-        lines.append("walked away: " + ", ".join(f"{k} {v:,}" for k, v in walked.items()))
+            lines.append(f"  {c / n_agreed:6.1%}  {text}")
+    if walked:
+        lines.append("walked away: " + ", ".join(f"{k} {v:,}" for k, v in walked.most_common()))
     return "\n".join(lines)
 
 

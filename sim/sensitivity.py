@@ -128,14 +128,18 @@ def scenario_model(prep, runs: int, seed: int, workers: int | None = None, dask:
         n = np.zeros(len(games))
         agreed = np.zeros(len(games))
         payoff = np.zeros((len(actors), len(games)))
+        results: dict[int, tuple] = {}
 
         def collect(task, result) -> None:
-            k = task.chunk_id // len(starts)
-            n[k] += result[0]
-            agreed[k] += result[1]
-            payoff[:, k] += result[2]
+            results[task.chunk_id] = result
 
         run_tasks(tasks, collect, workers=workers, dask=dask, progress=progress, work=_evaluate_chunk)
+        # Sum in chunk order, not completion order: floating-point sums must not depend on workers.
+        for chunk_id in sorted(results):
+            k = chunk_id // len(starts)
+            n[k] += results[chunk_id][0]
+            agreed[k] += results[chunk_id][1]
+            payoff[:, k] += results[chunk_id][2]
         return np.vstack([agreed / n, payoff / n])
 
     return model, outputs

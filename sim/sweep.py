@@ -20,12 +20,9 @@ import itertools
 import math
 import os
 import shlex
-import signal
 import socket
 import sys
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -485,13 +482,15 @@ def run_job(spec: JobSpec, out: str | Path | None = None, argv: list[str] | None
     out = Path(out) if out else default_out(plan.loaded.name, kind)
     # The executor comes first: an unreachable cluster or a missing extra must leave no folder behind.
     with open_executor(workers, dask) as executor:
-        folder = ResultsFolder.create(out, force=force)
         manifest = base_manifest(plan.loaded, plan.games[0], argv or sys.argv, spec.seed, spec.runs,
                                  workers=workers_eff, chunk_size=spec.chunk_size, dask=dask)
         manifest["points"] = plan.n_points
         manifest["job"] = {**spec.to_dict(), "scenario_path": str(Path(spec.scenario).resolve()),
                            "n_points": plan.n_points, "swept": [a.name for a in plan.axes]}
         manifest["libraries"] = _libraries()
+        folder = ResultsFolder.create(out, force=force)
+        # At once, so that a job stopped from here on leaves a folder that --resume (or --force) accepts.
+        folder.write_manifest(manifest)
         if spec.kind != "run":
             folder.write_table("points", plan.points_table())
         return _execute_and_finish(plan, folder, manifest, executor, progress)
@@ -530,6 +529,7 @@ def resume_job(path: str | Path, argv: list[str] | None = None, workers: int | N
         return JobResult(folder.path, manifest, f"{folder.path} is already complete; nothing to resume\n"
                          + _summary(folder.path, manifest))
     _refuse_if_running(manifest, folder)
+    folder.remove_temporaries()
     raw = read_bytes(recorded)
     now = hashlib.sha256(raw).hexdigest()
     was = manifest["scenario"]["sha256"]
@@ -604,24 +604,6 @@ def _check_points(plan: Plan, folder: ResultsFolder) -> None:
                                  "Start a new job")])
 
 
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    # Batch schedulers stop jobs with SIGTERM; treat it like Ctrl-C so the manifest says
-    # "incomplete" and the finished chunks stay usable for --resume.
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def resume_hint(kind: str, out: Path) -> str:
     """The command that continues a job in `out`."""
     return f"negsim {'run' if kind == 'run' else 'sweep'} --resume {shlex.quote(str(out))}"
@@ -631,15 +613,20 @@ def _execute_and_finish(plan: Plan, folder: ResultsFolder, manifest: dict, execu
                         progress: bool | None) -> JobResult:
     from concurrent.futures.process import BrokenProcessPool
 
-    from sim.runner import execute
+    from sim.runner import execute, stop_on_signals
 
     tasks = plan.tasks()
     manifest.update(status="running", finished=None,
                     process={"pid": os.getpid(), "host": socket.gethostname()})
     folder.write_manifest(manifest)
+    folder.chunk_dir.mkdir(exist_ok=True)
     try:
-        with _sigterm_as_interrupt():
+        # Ctrl-C or SIGTERM (how batch schedulers stop jobs), during the runs or the merge, leaves
+        # the manifest "incomplete" and the finished chunks usable for --resume.
+        with stop_on_signals():
             execute(tasks, folder, progress=progress, executor=executor)
+            missing = {t.chunk_id for t in tasks} - folder.finished_chunks()
+            counts = folder.merge() if not missing else {}
     except BaseException as exc:
         interrupted = isinstance(exc, KeyboardInterrupt)
         done = len(folder.finished_chunks())
@@ -653,11 +640,9 @@ def _execute_and_finish(plan: Plan, folder: ResultsFolder, manifest: dict, execu
         if isinstance(exc, BrokenProcessPool):
             raise UserError("a worker process died (out of memory?); the finished chunks are kept") from None
         raise
-    missing = {t.chunk_id for t in tasks} - folder.finished_chunks()
     if missing:
         raise UserError(f"{folder.path}: {len(missing)} chunk(s) missing after the run; resume with "
                         f"{resume_hint(plan.spec.kind, folder.path)}")
-    counts = folder.merge()
     manifest.update(status="complete", finished=now_iso(), rows=counts)
     manifest.pop("error", None)
     folder.write_manifest(manifest)
@@ -686,11 +671,9 @@ def _summary(out: Path, manifest: dict) -> str:
 
     job = manifest.get("job", {})
     if job.get("kind", "run") == "run":
-        import pandas as pd
-
         from sim.runner import summarise
 
-        return summarise(pd.read_parquet(out / "runs.parquet"), manifest) + f"\nresults: {out}"
+        return summarise(out / "runs.parquet", manifest) + f"\nresults: {out}"
     points = pq.read_table(out / "points.parquet").to_pandas()
     n, agreed = point_rates(out / "runs.parquet", len(points))
     return sweep_table(points, n, agreed, manifest) + f"\nresults: {out}"
