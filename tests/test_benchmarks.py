@@ -15,9 +15,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: Every row the smoke run must print (row names start with these).
 EXPECTED = [
-    "Alaska Monte Carlo, 1 worker(s)",
-    "Alaska Monte Carlo, 2 worker(s)",
-    "speed-up, 2 workers / 1",
+    "Alaska Monte Carlo, 1 worker",
+    "Alaska Monte Carlo, 2 workers (cold start)",
+    "Alaska Monte Carlo, 2 workers (warm)",
+    "speed-up, 2 workers / 1, cold",
+    "speed-up, 2 workers / 1, warm",
     "python -c pass",
     "negsim --help",
     "negsim validate alaska_2025.yaml",
