@@ -246,16 +246,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.trace is not None:
         from sim.trace import trace
 
-        from sim.domain.game import compile_scenario
-        from sim.scenario import load_scenario
-        from sim.sweep import parse_set
+        from sim.sweep import scenario_with_sets
 
         if not args.scenario:
             raise UserError("--trace needs a SCENARIO file")
-        overrides = dict(parse_set(text) for text in (args.set or ()))
-        if args.protocol:
-            overrides["protocol.kind"] = args.protocol
-        game = compile_scenario(load_scenario(args.scenario, overrides or None).scenario)
+        sets = tuple(args.set or ()) + ((f"protocol.kind={args.protocol}",) if args.protocol else ())
+        _, game = scenario_with_sets(args.scenario, sets)
         print(trace(game, args.seed or 0, args.trace))
         return 0
     from sim.runner import run_command

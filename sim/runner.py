@@ -383,15 +383,11 @@ def write_analysis(out: Path, manifest: dict) -> Path:
     import json
 
     from sim.analysis import analysis_json, analyze
-    from sim.domain.game import compile_scenario
     from sim.results import atomic_write_bytes
-    from sim.scenario import load_scenario
-    from sim.sweep import parse_set
+    from sim.sweep import scenario_with_sets
 
     job = manifest.get("job", {})
-    overrides = dict(parse_set(text) for text in job.get("sets", ())) or None
-    loaded = load_scenario(job.get("scenario_path") or manifest["scenario"]["path"], overrides)
-    game = compile_scenario(loaded.scenario)
+    _, game = scenario_with_sets(job.get("scenario_path") or manifest["scenario"]["path"], tuple(job.get("sets", ())))
     result = analyze(game)
     data = analysis_json(result) | {"actors": list(result["actor_ids"]),
                                     "frontier_utilities": result["frontier_utilities"].tolist()}

@@ -287,6 +287,12 @@ class Prepared:
                                 self.labels, self.full_checks)
 
 
+def scenario_with_sets(scenario: str | Path, sets: tuple[str, ...] = ()) -> tuple[LoadedScenario, Game]:
+    """A scenario with `--set PATH=VALUE` overrides applied, validated and compiled."""
+    prepared = prepare(JobSpec(kind="run", scenario=str(scenario), sets=tuple(sets)))
+    return prepared.loaded, prepared.games([()])[0]
+
+
 def prepare(spec: JobSpec, raw: bytes | None = None) -> Prepared:
     """Read the scenario, apply and validate the --set overrides, parse and resolve the swept paths."""
     path = Path(spec.scenario)

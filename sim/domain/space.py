@@ -49,10 +49,6 @@ class DealSpace:
         """Position of an issue."""
         return self.issue_ids.index(issue_id)
 
-    def option_index(self, issue_id: str, option_id: str) -> int:
-        """Position of an option within its issue."""
-        return self.option_ids[self.issue_index(issue_id)].index(option_id)
-
     def encode(self, options: dict[str, str]) -> np.ndarray:
         """A deal from {issue: option}; issues not named take their default."""
         deal = np.array(self.defaults, dtype=np.int64)
