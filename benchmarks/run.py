@@ -296,11 +296,10 @@ def negmas_spec(game, seed: int, negotiations: int) -> dict:
     import numpy as np
 
     from sim.model.model import RunDraws
-    from sim.simulate import run_generators
 
     space = game.space
     run_ids = np.arange(negotiations, dtype=np.int64)
-    draws = RunDraws.draw(game, run_generators(seed, 0, run_ids), game.protocol["max_rounds"])
+    draws = RunDraws.draw(game, seed, run_ids, game.protocol["max_rounds"])
     prefs = game.sample_preferences(draws.params)  # exactly what simulate_chunk negotiates with
     return {
         "issues": [{"id": iid, "options": list(opts)} for iid, opts in zip(space.issue_ids, space.option_ids)],

@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check a scenario file: schema, references, sources")
     p.add_argument("scenario", nargs="+", help="scenario YAML file(s)")
+    p.add_argument("--strict", action="store_true",
+                   help="treat consistency warnings (own proposals, the record, unmarked judgements) as errors")
     p.set_defaults(handler=cmd_validate)
 
     p = sub.add_parser("explain", help="each actor's weights and values, with the quote behind each")
@@ -66,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, default=None, help="master seed (default 0)")
     p.add_argument("--out", help="results folder (default results/<scenario>-<timestamp>)")
     p.add_argument("--plot", action="store_true", help="draw the figures into OUT/figures when done")
+    p.add_argument("--drivers", action="store_true",
+                   help="also estimate what drives the answer: total Sobol' indices of quoted preferences, "
+                        "judgements and structural knobs on agreement by the horizon (a few seconds; "
+                        "written to drivers.json)")
     p.add_argument("--trace", type=_seed, metavar="RUN_ID",
                    help="print run RUN_ID's story round by round (simulated alone; nothing is written)")
     p.add_argument("--protocol", choices=("mediated", "alternating", "expected_utility"),
@@ -189,11 +195,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
             failed.extend(exc.problems)
             continue
         sc = loaded.scenario
+        from sim.scenario.consistency import consistency_warnings
+
+        warnings = consistency_warnings(loaded, game)
+        for w in warnings:
+            print(f"{w.file}:{w.line}: {w.field}: warning: {w.message}" if w.line else f"{w}", file=sys.stderr)
+        if warnings and args.strict:
+            failed.extend(warnings)
+            continue
         print(f"{path}: OK: {sc.meta.name} (as of {sc.meta.as_of}): {len(sc.issues)} issues "
               f"({len(game.territory.region_ids)} territorial), {len(sc.actors)} actors "
               f"({len(game.signatories)} signatories), {len(sc.proposals)} proposals, "
               f"{len(sc.sources)} sources, {game.space.size:,} possible deals, "
-              f"{len(game.params)} uncertain numbers")
+              f"{len(game.params)} uncertain numbers" + (f", {len(warnings)} warnings" if warnings else ""))
     if failed:
         raise ScenarioError(failed)
     return 0

@@ -24,6 +24,31 @@ def _cite(sc: Scenario, source_id: str, quote: str, indent: str) -> str:
     return textwrap.fill(text, width=100, initial_indent=indent, subsequent_indent=indent + "  ")
 
 
+def _deadline(deadline) -> str:
+    if hasattr(deadline, "sd_days"):
+        return f"{deadline.date} (sd {deadline.sd_days:g} days)"
+    return str(deadline) if not isinstance(deadline, int) else f"round {deadline}"
+
+
+def assumptions(sc: Scenario, game: Game) -> list[str]:
+    """The structural knobs of the model, stated as assumptions (none of them is evidence)."""
+    proto = sc.protocol
+    when = (f"from {sc.meta.as_of} to {proto.horizon}" if proto.horizon else f"for {sc.n_rounds} rounds (no calendar)")
+    talks = proto.talks
+    return [
+        "Assumptions (structural knobs, not findings; `negsim run --drivers` shows how much they matter):",
+        f"  talks followed {when}, one round every {proto.round_days:g} days ({game.protocol['max_rounds']} rounds)",
+        f"  acceptance temperature {proto.temperature:g}"
+        + (" with noisy rationality (may accept below reservation)" if proto.noisy_rationality
+           else " (never accepts below its reservation value or across a red line)"),
+        f"  mediator {proto.mediator or '-'}: bias {proto.mediator_bias:g} (its exact share of the mediator's "
+        f"objective), step {proto.mediator_step:g} per 14 days, {proto.moves_per_round} sweeps per round",
+        f"  a signatory walks out after {proto.patience_days:g} days of texts worse than fighting on; talks then "
+        f"pause ~{talks.pause_days:g} days (exponential) and resume with probability {talks.resume_probability:g}",
+        f"  consent withheld {proto.consent_patience} rounds in a row ends in a ceasefire without settlement",
+    ] + ([f"  the value of fighting on looks {sc.dynamics.horizon_rounds} rounds ahead"] if sc.dynamics else [])
+
+
 def explain(sc: Scenario, game: Game, only: str | None = None) -> str:
     """Every actor's weights, option values, interactions and reservation value, each with its quote."""
     actors = list(sc.actors.items())
@@ -32,14 +57,36 @@ def explain(sc: Scenario, game: Game, only: str | None = None) -> str:
         if not actors:
             raise UserError(f"--actor: no actor {only!r} (known: {', '.join(sc.actors)})")
     prefs = game.central_preferences()
-    lines = [f"{sc.meta.title} (as of {sc.meta.as_of})", ""]
+    split = None
+    if game.war is not None:
+        from sim.domain.war import reservation_split
+
+        split = reservation_split(game, game.central_preferences(derive=False), game.war.drift[None],
+                                  game.war.cost[None])
+    lines = [f"{sc.meta.title} (as of {sc.meta.as_of})", "", *assumptions(sc, game), ""]
     for aid, actor in actors:
         a = game.actor_index(aid)
         strat = actor.strategy
         lines.append(f"== {actor.name} [{aid}] — {', '.join(actor.roles)}; strategy {strat.kind}"
                      + (f" (exponent {strat.exponent})" if strat.exponent else ""))
-        lines.append(f"   reservation value {_num(actor.reservation.value)} (what no deal is worth)")
-        lines.append(_cite(sc, actor.reservation.source, actor.reservation.quote, "     "))
+        res = actor.reservation
+        if res.derive == "war":
+            lines.append(f"   reservation value {prefs.reservation[0, a]:.3f}, derived from the war (Fearon): "
+                         f"fighting on {split['war_value'][0, a]:.3f} - a year of war costs "
+                         f"{split['costs'][0, a]:.3f} + premium {_num(res.premium)}")
+        else:
+            lines.append(f"   reservation value {_num(res.value)} (what no deal is worth)")
+            if split is not None:
+                implied = split["war_value"][0, a] - prefs.reservation[0, a]
+                lines.append(f"     the model's value of fighting on is {split['war_value'][0, a]:.3f}, so this implies a "
+                             f"cost of war of {implied:+.3f}" + (" (negative: fighting on is worth more than the "
+                                                                  "model's war outcome)" if implied < 0 else ""))
+        lines.append(_cite(sc, res.source, res.quote, "     "))
+        for line in actor.red_lines:
+            lines.append(f"   red line: never signs {' or '.join(line.options)} on {line.issue}")
+            lines.append(_cite(sc, line.source, line.quote, "     "))
+        if strat.deadline is not None:
+            lines.append(f"   concedes towards its reservation value by {_deadline(strat.deadline)}")
         order = sorted(actor.weights, key=lambda iid: -prefs.weights[0, a, game.space.issue_index(iid)])
         for iid in order:
             share = prefs.weights[0, a, game.space.issue_index(iid)]
@@ -72,11 +119,11 @@ def evaluation_table(game: Game, records: list[dict]) -> str:
     for r in records:
         cells = []
         for a in game.actor_ids:
-            verdict = "yes" if r["accepts"][a] else "NO"
+            verdict = "yes" if r["accepts"][a] else ("RED" if r.get("red_line", {}).get(a) else "NO")
             cells.append(f"{r['utilities'][a]:.2f} {r['margins'][a]:+.2f} {verdict:>3}")
         lines.append(f"{r['name']:<{width}}  " + "  ".join(f"{c:>16}" for c in cells)
                      + f"  {r['area_transferred_km2']:>9,.0f}")
     lines.append("")
-    lines.append("cells: utility, margin over the reservation value, accepts? "
+    lines.append("cells: utility, margin over the reservation value, accepts? (RED: crosses a red line) "
                  f"(signatories: {', '.join(game.actor_ids[s] for s in game.signatories)})")
     return "\n".join(lines)

@@ -26,7 +26,7 @@ from sim import __version__
 from sim.domain.game import Game
 from sim.errors import Problem, UserError
 from sim.results import ResultsFolder, now_iso
-from sim.simulate import ChunkSpec, simulate_chunk
+from sim.simulate import NEAR_ISSUES, ChunkSpec, simulate_chunk
 
 
 @dataclass(frozen=True)
@@ -271,9 +271,12 @@ def summarise(runs_path: Path, manifest: dict) -> str:
 
     source = pq.ParquetFile(runs_path)
     deal_cols = [c for c in source.schema_arrow.names if c.startswith("deal_")]
-    outcomes, families, deals, walked = Counter(), Counter(), Counter(), Counter()
+    outcomes, families, deals = Counter(), Counter(), Counter()
     agreed_rounds = []
-    for batch in source.iter_batches(columns=["outcome", "round", "nearest_proposal", "walked_away", *deal_cols]):
+    has_pauses = "suspensions" in source.schema_arrow.names
+    paused = 0
+    extra = ["suspensions"] if has_pauses else []
+    for batch in source.iter_batches(columns=["outcome", "round", "nearest_proposal", *extra, *deal_cols]):
         outcome = batch.column("outcome")
         outcomes.update(outcome.to_pylist())
         is_agreed = pc.equal(outcome, "agreement")
@@ -281,7 +284,8 @@ def summarise(runs_path: Path, manifest: dict) -> str:
         agreed_rounds.append(agreed.column("round").to_numpy(zero_copy_only=False))
         families.update(agreed.column("nearest_proposal").to_pylist())
         deals.update(zip(*(agreed.column(c).to_pylist() for c in deal_cols)))
-        walked.update(batch.filter(pc.equal(outcome, "breakdown")).column("walked_away").to_pylist())
+        if has_pauses:
+            paused += int(pc.sum(pc.greater(batch.column("suspensions"), 0)).as_py() or 0)
     n = sum(outcomes.values())
     n_agreed = outcomes.get("agreement", 0)
     lo, hi = wilson_interval(n_agreed, n)
@@ -290,18 +294,51 @@ def summarise(runs_path: Path, manifest: dict) -> str:
              + ", ".join(f"{k} {v:,}" for k, v in outcomes.most_common())]
     if n_agreed:
         rounds = np.concatenate(agreed_rounds)
-        lines.append(f"median round of agreement {float(np.median(rounds)):.0f} (of {manifest['max_rounds']})")
+        lines.append(agreement_curve_text(rounds, n, manifest))
         names = {p["id"]: p["name"] for p in manifest.get("proposals", [])}
-        lines.append("agreements by nearest named proposal:")
+        lines.append(f"agreements by nearest named proposal (at most {manifest.get('near_issues', 2)} issues apart):")
         for pid, c in families.most_common(5):
-            lines.append(f"  {c / n_agreed:6.1%}  {names.get(pid, pid)}")
+            lines.append(f"  {c / n_agreed:6.1%}  {names.get(pid, pid) if pid else '(no named proposal close)'}")
         lines.append("most frequent agreed deals:")
         for deal, c in deals.most_common(3):
             text = ", ".join(f"{col[5:]}={opt}" for col, opt in zip(deal_cols, deal))
             lines.append(f"  {c / n_agreed:6.1%}  {text}")
-    if walked:
-        lines.append("walked away: " + ", ".join(f"{k} {v:,}" for k, v in walked.most_common()))
+    if has_pauses and n:
+        lines.append(f"talks paused by a walk-out at least once in {paused / n:.1%} of runs")
     return "\n".join(lines)
+
+
+def agreement_by_date(rounds: np.ndarray, n: int, manifest: dict) -> list[tuple[str, float, float, float]]:
+    """P(agreement by D) with its 95% Wilson interval, at each month end of the talks and the horizon."""
+    import datetime as dt
+
+    as_of = dt.date.fromisoformat(manifest.get("as_of") or manifest["scenario"]["as_of"])
+    round_days = float(manifest.get("round_days") or 14.0)
+    last = int(manifest["max_rounds"]) - 1
+    horizon = (dt.date.fromisoformat(manifest["horizon"]) if manifest.get("horizon")
+               else as_of + dt.timedelta(days=last * round_days))
+    dates, d = [], as_of
+    while True:
+        d = (d.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)  # month end
+        if d >= horizon:
+            break
+        if d > as_of:
+            dates.append(d)
+        d = d + dt.timedelta(days=1)
+    dates.append(horizon)
+    out = []
+    for date in dates:
+        k = int(np.floor((date - as_of).days / round_days + 1e-9))
+        hits = int((rounds <= k).sum())
+        lo, hi = wilson_interval(hits, n)
+        out.append((date.isoformat(), hits / max(n, 1), lo, hi))
+    return out
+
+
+def agreement_curve_text(rounds: np.ndarray, n: int, manifest: dict) -> str:
+    """The agreement-by-date curve as one line of text."""
+    points = agreement_by_date(rounds, n, manifest)
+    return "agreement by date: " + ", ".join(f"{d} {p:.1%}" for d, p, _, _ in points)
 
 
 def base_manifest(loaded, game: Game, argv: list[str], seed: int, runs: int, **parameters) -> dict:
@@ -318,7 +355,8 @@ def base_manifest(loaded, game: Game, argv: list[str], seed: int, runs: int, **p
         "seed": seed,
         "runs": runs,
         "parameters": parameters,
-        "seeding": "numpy SeedSequence(seed, spawn_key=(point, run)) per run, PCG64",
+        "seeding": ("per run: numpy SeedSequence(seed, spawn_key=(run, stream)), PCG64, for acceptance, front "
+                    "and talks; uncertain numbers from SplitMix64 of (seed, run, path); the same at every point"),
         "scenario": {"path": str(loaded.path), "sha256": loaded.sha256, "name": loaded.name,
                      "description": loaded.scenario.meta.description,
                      "title": loaded.scenario.meta.title, "as_of": str(loaded.scenario.meta.as_of)},
@@ -330,6 +368,10 @@ def base_manifest(loaded, game: Game, argv: list[str], seed: int, runs: int, **p
         "proposals": [{"id": p, "name": n} for p, n in zip(game.proposal_ids, game.proposal_names)],
         "signatories": [game.actor_ids[s] for s in game.signatories],
         "max_rounds": game.protocol["max_rounds"],
+        "as_of": game.as_of,
+        "horizon": game.horizon,
+        "round_days": game.round_days,
+        "near_issues": NEAR_ISSUES,
         "protocol": game.protocol["kind"],
     }
 
@@ -368,6 +410,8 @@ def run_command(args, argv: list[str]) -> int:
                          force=getattr(args, "force", False))
     print(result.summary)
     out, manifest = result.out, result.manifest
+    if getattr(args, "drivers", False) and manifest.get("job", {}).get("kind", "run") == "run":
+        print(write_drivers(out, manifest))
     if getattr(args, "plot", False) and manifest.get("job", {}).get("kind", "run") == "run":
         from sim.plots import plot_results
 
@@ -376,6 +420,22 @@ def run_command(args, argv: list[str]) -> int:
         for path in plot_results(out):
             print(f"figure: {path}")
     return 0
+
+
+def write_drivers(out: Path, manifest: dict) -> str:
+    """Estimate what drives the run's answer, write drivers.json, and return the text section."""
+    import json
+
+    from sim.drivers import drivers, drivers_text
+    from sim.results import atomic_write_bytes
+    from sim.sweep import scenario_with_sets
+
+    job = manifest.get("job", {})
+    loaded, _ = scenario_with_sets(job.get("scenario_path") or manifest["scenario"]["path"],
+                                   tuple(job.get("sets", ())))
+    result = drivers(loaded.scenario, seed=int(manifest.get("seed") or 0))
+    atomic_write_bytes(out / "drivers.json", (json.dumps(result.to_dict(), indent=1) + "\n").encode())
+    return drivers_text(result)
 
 
 def write_analysis(out: Path, manifest: dict) -> Path:

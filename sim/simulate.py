@@ -1,8 +1,9 @@
 """Simulate a chunk of Monte Carlo runs and turn the model's state into result tables.
 
-Run `k` of point `p` under master seed `s` always draws from
-`SeedSequence(s, spawn_key=(p, k))`, so its result does not depend on which chunk, worker or
-backend computed it, nor on what else ran beside it.
+Run `k` under master seed `s` always draws from its own streams, keyed by (s, k) and never by
+the parameter point (see RunDraws.draw), so its result does not depend on which chunk, worker
+or backend computed it, nor on what else ran beside it, and every point of a sweep sees the
+same random numbers (common random numbers): a field that changes nothing changes no result.
 """
 
 from __future__ import annotations
@@ -32,35 +33,41 @@ class ChunkSpec:
         return np.arange(*self.runs, dtype=np.int64)
 
 
-def run_generators(seed: int, point: int, run_ids: np.ndarray) -> list[np.random.Generator]:
-    """One independent generator per run, keyed by (seed, point, run)."""
-    return [np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(point, int(r)))))
-            for r in run_ids]
+#: A deal is named after a proposal only if it differs from it on at most this many issues.
+NEAR_ISSUES = 2
 
 
 def proposal_distance_weights(game: Game) -> np.ndarray:
-    """Issue weights for 'which named proposal is this deal nearest to': the signatories' mean salience."""
+    """Issue weights that break ties between equally near proposals: the signatories' mean salience."""
     prefs = game.central_preferences()
     w = prefs.weights[0, game.signatories].mean(axis=0)
     return w / w.sum() if w.sum() > 0 else np.full(game.space.n_issues, 1.0 / game.space.n_issues)
 
 
-def nearest_proposal(game: Game, deals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Index of the nearest named proposal and the salience-weighted share of issues that differ."""
+def nearest_proposal(game: Game, deals: np.ndarray, near: int = NEAR_ISSUES) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the nearest named proposal (-1 if none is within `near` issues) and the distance.
+
+    The distance is the number of issues on which the deal and the proposal differ (a Hamming
+    distance, so it does not depend on anyone's weights); among equally near proposals the one
+    differing on the less salient issues (the signatories' mean weights) wins.
+    """
     if not len(game.proposals):
         return np.full(len(deals), -1), np.full(len(deals), np.nan)
-    w = proposal_distance_weights(game)
     differs = deals[:, None, :] != game.proposals[None, :, :]  # (N, P, I)
-    dist = (differs * w).sum(axis=2)
-    best = np.argmin(dist, axis=1)
-    return best, dist[np.arange(len(deals)), best]
+    count = differs.sum(axis=2)
+    tiebreak = (differs * proposal_distance_weights(game)).sum(axis=2)
+    # Weighted shares are below 1, so they only order proposals that differ on as many issues.
+    best = np.argmin(count + np.clip(tiebreak, 0.0, 0.999), axis=1)
+    dist = count[np.arange(len(deals)), best].astype(float)
+    return np.where(dist <= near, best, -1), dist
+
 
 
 def simulate_chunk(game: Game, spec: ChunkSpec, max_rounds: int | None = None) -> dict[str, pa.Table]:
     """Run one chunk to the end; return {'runs': Table, 'rounds': Table or absent}."""
     max_rounds = max_rounds or game.protocol["max_rounds"]
     run_ids = spec.run_ids
-    draws = RunDraws.draw(game, run_generators(spec.seed, spec.point, run_ids), max_rounds)
+    draws = RunDraws.draw(game, spec.seed, run_ids, max_rounds)
     prefs = game.sample_preferences(draws.params)
     model = NegotiationModel(game, prefs, draws, max_rounds=max_rounds, collect_rounds=spec.collect_rounds,
                              rng=spec.seed)
@@ -83,6 +90,9 @@ def runs_table(game: Game, model: NegotiationModel, spec: ChunkSpec, draws: RunD
         "run": spec.run_ids,
         "outcome": [OUTCOME_NAMES[s] for s in model.status],
         "round": model.end_round,
+        "day": np.round(model.end_round * game.round_days).astype(np.int64),
+        "suspensions": model.suspensions,
+        "paused_rounds": model.paused_rounds,
         "walked_away": [game.actor_ids[a] if a >= 0 else "" for a in model.walked_away],
         "vetoed_by": [game.actor_ids[a] if a >= 0 else "" for a in model.vetoed_by],
     }

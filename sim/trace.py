@@ -10,16 +10,23 @@ import numpy as np
 
 from sim.domain.game import Game
 from sim.model.model import OUTCOME_NAMES, NegotiationModel, RunDraws
-from sim.simulate import run_generators
 
 
 def simulate_one(game: Game, seed: int, run: int, point: int = 0) -> NegotiationModel:
     """Run `run` of `point` alone, with its round-by-round record."""
     max_rounds = game.protocol["max_rounds"]
-    draws = RunDraws.draw(game, run_generators(seed, point, np.array([run])), max_rounds)
+    draws = RunDraws.draw(game, seed, np.array([run]), max_rounds)
     model = NegotiationModel(game, game.sample_preferences(draws.params), draws, collect_rounds=True, rng=seed)
     model.run()
     return model
+
+
+def date_of_round(game: Game, k: int) -> str:
+    """The ISO date of round k of a game (round 0 is the scenario's as-of date)."""
+    import datetime as dt
+
+    start = dt.date.fromisoformat(game.as_of) if game.as_of else dt.date(2000, 1, 1)
+    return (start + dt.timedelta(days=k * game.round_days)).isoformat()
 
 
 def _deal_text(game: Game, deal: np.ndarray, previous: np.ndarray | None) -> str:
@@ -35,16 +42,17 @@ def trace(game: Game, seed: int, run: int) -> str:
     """The story of one run as text."""
     model = simulate_one(game, seed, run)
     names = dict(zip(game.actor_ids, game.actor_names))
-    days = game.war.months_per_round * 30.4375 if game.war is not None else None
     events = {}
     for rnd, name in model.events_fired:
         events.setdefault(rnd, []).append(name)
     lines = [f"Run {run} of {game.name} (seed {seed}), protocol {game.protocol['kind']}"]
-    previous, prev_line = None, None
+    previous, prev_line, previous_round = None, None, None
     for rec in model.round_records():
         rnd = rec["round"]
-        when = f" (day {rnd * days:.0f})" if days else ""
-        lines.append(f"Round {rnd}{when}")
+        if previous_round is not None and rnd > previous_round + 1:
+            lines.append(f"  (talks paused for {rnd - previous_round - 1} rounds)")
+        previous_round = rnd
+        lines.append(f"Round {rnd} ({date_of_round(game, rnd)})")
         for name in events.get(rnd, []):
             lines.append(f"  event: {name}")
         line = rec["line"][0]
@@ -62,10 +70,11 @@ def trace(game: Game, seed: int, run: int) -> str:
     outcome = OUTCOME_NAMES[int(model.status[0])]
     end = int(model.end_round[0])
     detail = ""
-    if model.walked_away[0] >= 0:
-        detail = f": {names[game.actor_ids[model.walked_away[0]]]} walked away"
+    if model.suspensions[0]:
+        detail = (f": talks paused {model.suspensions[0]} time(s), last by "
+                  f"{names[game.actor_ids[model.walked_away[0]]]} walking out")
     if model.vetoed_by[0] >= 0:
         detail = f": {names[game.actor_ids[model.vetoed_by[0]]]} withheld consent; ceasefire without a settlement"
-    lines.append(f"Outcome: {outcome} in round {end}{detail}")
+    lines.append(f"Outcome: {outcome} in round {end} ({date_of_round(game, end)}){detail}")
     lines.append(f"  deal: {_deal_text(game, model.text[0], None)}")
     return "\n".join(lines)

@@ -7,7 +7,6 @@ import numpy as np
 from sim.domain.game import compile_scenario
 from sim.model.model import AGREEMENT, PARTIAL, NegotiationModel, RunDraws
 from sim.scenario import load_scenario
-from sim.simulate import run_generators
 from tests.conftest import TINY, scripted_responses as _scripted
 
 TINY_TEXT = TINY.read_text()
@@ -21,7 +20,7 @@ def consent_game(write_scenario, initial: str):
 
 
 def build(game, runs=8):
-    draws = RunDraws.draw(game, run_generators(0, 0, np.arange(runs)), game.protocol["max_rounds"])
+    draws = RunDraws.draw(game, 0, np.arange(runs), game.protocol["max_rounds"])
     return NegotiationModel(game, game.sample_preferences(draws.params), draws, rng=0)
 
 

@@ -11,7 +11,7 @@ from numpy.testing import assert_allclose
 from sim.domain.game import compile_scenario
 from sim.model.model import NegotiationModel, RunDraws
 from sim.scenario import load_scenario
-from sim.simulate import ChunkSpec, run_generators, simulate_chunk
+from sim.simulate import ChunkSpec, simulate_chunk
 from tests.conftest import DATA, TINY
 
 TINY_TEXT = TINY.read_text()
@@ -41,7 +41,7 @@ def war_scenario(tmp_path, north_drift=0.0, north_sd=0.0, alpha_cost=0.0, events
 
 def build(game, runs=6, seed=0):
     max_rounds = game.protocol["max_rounds"]
-    draws = RunDraws.draw(game, run_generators(seed, 0, np.arange(runs)), max_rounds)
+    draws = RunDraws.draw(game, seed, np.arange(runs), max_rounds)
     return NegotiationModel(game, game.sample_preferences(draws.params), draws, rng=seed)
 
 

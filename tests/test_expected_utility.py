@@ -15,7 +15,7 @@ from sim.model.expected_utility import SCALE, expected_utility_rounds, issue_pos
 from sim.model.model import OUTCOME_NAMES, NegotiationModel, RunDraws
 from sim.model.protocols import PROTOCOLS
 from sim.scenario import load_scenario
-from sim.simulate import ChunkSpec, run_generators, simulate_chunk
+from sim.simulate import ChunkSpec, simulate_chunk
 from tests.conftest import ROOT
 
 EXAMPLE = ROOT / "scenarios" / "examples" / "bdm_ec_emissions_1994.yaml"
@@ -159,7 +159,7 @@ def test_example_scenario_maps_to_the_published_inputs(example):
 
 def test_protocol_plays_the_model_on_the_example(example):
     """The protocol's rounds are the pure model's rounds (least-move rule) on the 0-100 scale."""
-    draws = RunDraws.draw(example, run_generators(0, 0, np.arange(2)), 8)
+    draws = RunDraws.draw(example, 0, np.arange(2), 8)
     model = NegotiationModel(example, example.sample_preferences(draws.params), draws, max_rounds=8, rng=0)
     i = example.space.issue_ids.index("emission_standards")
     h = expected_utility_rounds((POSITION - 4.0) / 6.0 * SCALE, CAPABILITY, SALIENCE, 6, span=SCALE)

@@ -15,19 +15,22 @@ def evaluate_proposals(game: Game) -> list[dict]:
     utils = game.utilities(prefs, game.proposals)[0]  # (P, A)
     reservation = prefs.reservation[0]
     moved = game.territory.accounting(game.proposals)
+    crossed = game.crosses_red_line(game.proposals)  # (P, A)
     out = []
     for p, pid in enumerate(game.proposal_ids):
         margins = utils[p] - reservation
+        signs = (margins >= 0) & ~crossed[p]
         out.append({
             "id": pid,
             "name": game.proposal_names[p],
             "deal": game.space.describe(game.proposals[p]),
             "utilities": {a: round(float(utils[p, k]), 6) for k, a in enumerate(game.actor_ids)},
             "reservations": {a: round(float(reservation[k]), 6) for k, a in enumerate(game.actor_ids)},
-            "accepts": {a: bool(margins[k] >= 0) for k, a in enumerate(game.actor_ids)},
+            "accepts": {a: bool(signs[k]) for k, a in enumerate(game.actor_ids)},
+            "red_line": {a: bool(crossed[p, k]) for k, a in enumerate(game.actor_ids)},
             "margins": {a: round(float(margins[k]), 6) for k, a in enumerate(game.actor_ids)},
             "area_transferred_km2": round(float(moved["transferred_km2"][p]), 1),
             "russia_gain_km2": round(float(moved["russia_gain_km2"][p]), 1),
-            "signatories_accept": bool(np.all(margins[game.signatories] >= 0)),
+            "signatories_accept": bool(np.all(signs[game.signatories])),
         })
     return out

@@ -6,6 +6,7 @@ is then a few vectorised array writes.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,7 +17,7 @@ from sim.domain.war import War, compile_war
 from sim.domain.utility import (InteractionTerms, Preferences, UncertainParameter, sample_parameters,
                                 utilities)
 from sim.model.strategies import Strategy, make_strategy
-from sim.scenario.schema import Number, Scenario, Uncertain, central
+from sim.scenario.schema import Number, Scenario, Uncertain, UncertainDate, central
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,49 @@ class Game:
     proposals: np.ndarray  # (P, I)
     protocol: dict = field(default_factory=dict)
     war: War | None = None
+    base_deadlines: np.ndarray | None = None  # (A,) concession deadlines in rounds
+    red_lines: np.ndarray | None = None  # (A, O) options each actor will never sign
+    derived_reservation: np.ndarray | None = None  # (A,) reservation = war value - costs + premium
+    as_of: str = ""  # ISO date of round 0
+    horizon: str = ""  # ISO date the talks are followed to ("" for a game without a calendar)
+    round_days: float = 14.0
+
+    @property
+    def parties(self) -> np.ndarray:
+        """(A,) actors whose yes a deal can need: the signatories and anyone with a consent right."""
+        mask = np.zeros(self.n_actors, dtype=bool)
+        mask[self.signatories] = True
+        for who in self.consent:
+            mask[list(who)] = True
+        return mask
+
+    def forbidden_options(self) -> np.ndarray:
+        """(O,) options some party has declared a red line: no deal that can be signed contains them.
+
+        A consent party's red line binds only on issues where its consent counts; a signatory's
+        binds everywhere.
+        """
+        out = np.zeros(self.space.n_flat, dtype=bool)
+        if self.red_lines is None:
+            return out
+        sig = np.zeros(self.n_actors, dtype=bool)
+        sig[self.signatories] = True
+        out |= self.red_lines[sig].any(axis=0)
+        for i, who in enumerate(self.consent):
+            start, n = self.space.offsets[i], self.space.n_options[i]
+            for a in who:
+                # Departing from the default needs the consent; keeping the default never does.
+                lines = self.red_lines[a, start:start + n].copy()
+                lines[self.space.defaults[i]] = False
+                out[start:start + n] |= lines
+        return out
+
+    def crosses_red_line(self, deals: np.ndarray) -> np.ndarray:
+        """(..., A) whether each deal (..., I) contains an option the actor will never sign."""
+        if self.red_lines is None or not self.red_lines.any():
+            return np.zeros(deals.shape[:-1] + (self.n_actors,), dtype=bool)
+        flat = deals + self.space.offsets
+        return np.moveaxis(self.red_lines[:, flat].any(axis=-1), 0, -1)
 
     @property
     def n_actors(self) -> int:
@@ -68,9 +112,19 @@ class Game:
         """Position of an actor."""
         return self.actor_ids.index(actor_id)
 
-    def central_preferences(self) -> Preferences:
-        """Preferences at every number's point estimate, as a batch of one."""
-        return _assemble(self, np.zeros((1, 0)), central_only=True)
+    def central_preferences(self, derive: bool = True) -> Preferences:
+        """Preferences at every number's point estimate, as a batch of one.
+
+        Reservation values derived from the war use the war's central drift and costs; with
+        `derive=False` they hold the stated premium instead (what reservation_split expects).
+        """
+        prefs = _assemble(self, np.zeros((1, 0)), central_only=True)
+        if derive and self.war is not None and self.derived_reservation is not None and self.derived_reservation.any():
+            from sim.domain.war import reservation_split
+
+            split = reservation_split(self, prefs, self.war.drift[None], self.war.cost[None])
+            prefs.reservation = np.where(self.derived_reservation, split["reservation"], prefs.reservation)
+        return prefs
 
     def sample_preferences(self, uniforms: np.ndarray) -> Preferences:
         """Preferences for a batch, from uniforms (R, n_params) drawn by each run's own generator."""
@@ -87,13 +141,16 @@ def _assemble(game: Game, samples: np.ndarray, central_only: bool) -> Preference
     values = np.repeat(game.base_values[None], runs, axis=0)
     reservation = np.repeat(game.base_reservation[None], runs, axis=0)
     deltas = np.repeat(game.base_deltas[None], runs, axis=0)
+    base_deadlines = game.base_deadlines if game.base_deadlines is not None else np.ones(game.n_actors)
+    deadlines = np.repeat(base_deadlines[None], runs, axis=0)
     if not central_only:
-        targets = {"weight": weights, "value": values, "reservation": reservation, "delta": deltas}
+        targets = {"weight": weights, "value": values, "reservation": reservation, "delta": deltas,
+                   "deadline": deadlines}
         for k, param in enumerate(game.params):
             targets[param.target][(slice(None),) + param.loc] = samples[:, k]
     totals = weights.sum(axis=2)
     weights = weights / np.where(totals > 0, totals, 1.0)[..., None]
-    return Preferences(weights, values, reservation, deltas, totals)
+    return Preferences(weights, values, reservation, deltas, totals, deadlines)
 
 
 def compile_scenario(sc: Scenario) -> Game:
@@ -111,6 +168,10 @@ def compile_scenario(sc: Scenario) -> Game:
     weights = np.zeros((n_a, n_i))
     values = np.zeros((n_a, n_o))
     reservation = np.zeros(n_a)
+    deadlines = np.zeros(n_a)
+    red_lines = np.zeros((n_a, n_o), dtype=bool)
+    proto = sc.protocol
+    n_rounds = sc.n_rounds
     params: list[UncertainParameter] = []
 
     def put(value: Number, path: str, target: str, loc: tuple, lo: float, hi: float) -> float:
@@ -136,7 +197,29 @@ def compile_scenario(sc: Scenario) -> Game:
             for oid, v in table.options.items():
                 o = offsets[i] + space.option_ids[i].index(oid)
                 values[a, o] = put(v, f"{base}.values.{iid}.options.{oid}", "value", (a, o), 0.0, 1.0)
-        reservation[a] = put(actor.reservation.value, f"{base}.reservation.value", "reservation", (a,), 0.0, 1.0)
+        if actor.reservation.derive == "war":
+            # The stored number is the premium; the war adds the value of fighting on and its costs.
+            reservation[a] = put(actor.reservation.premium, f"{base}.reservation.premium", "reservation", (a,),
+                                 -1.0, 1.0)
+        else:
+            reservation[a] = put(actor.reservation.value, f"{base}.reservation.value", "reservation", (a,), 0.0, 1.0)
+        deadline = actor.strategy.deadline
+        if deadline is None:
+            deadlines[a] = n_rounds
+        elif isinstance(deadline, UncertainDate):
+            mean = max(sc.round_at(deadline.date), 1.0)
+            if deadline.sd_days > 0:
+                params.append(UncertainParameter(f"{base}.strategy.deadline", "deadline", (a,), True, mean,
+                                                 deadline.sd_days / proto.round_days, 1.0, np.inf))
+            deadlines[a] = mean
+        elif isinstance(deadline, dt.date):
+            deadlines[a] = max(sc.round_at(deadline), 1.0)
+        else:
+            deadlines[a] = float(deadline)
+        for line in actor.red_lines:
+            i = issue_ids.index(line.issue)
+            for oid in line.options:
+                red_lines[a, offsets[i] + space.option_ids[i].index(oid)] = True
         for k, inter in enumerate(actor.interactions):
             kk = len(deltas)
             deltas.append(put(inter.delta, f"{base}.interactions[{k}].delta", "delta", (kk,), -1.0, 1.0))
@@ -160,7 +243,6 @@ def compile_scenario(sc: Scenario) -> Game:
         cond_issue=np.array(t_cond, dtype=np.int64),
         cond_mask=np.array(t_mask, dtype=bool).reshape(-1, max_opts),
     )
-    proto = sc.protocol
     strategies = tuple(
         make_strategy(actor.strategy.kind, actor.strategy.exponent, actor.strategy.floor)
         for actor in sc.actors.values()
@@ -188,14 +270,27 @@ def compile_scenario(sc: Scenario) -> Game:
         proposal_names=tuple(p.name for p in sc.proposals.values()),
         proposals=proposals.reshape(-1, space.n_issues),
         protocol={
-            **proto.model_dump(),
-            "deadlines": tuple(a.strategy.deadline or proto.max_rounds for a in sc.actors.values()),
+            **proto.model_dump(exclude={"talks"}),
+            "max_rounds": n_rounds,
             "temperatures": tuple(proto.temperature if a.strategy.temperature is None else a.strategy.temperature
                                   for a in sc.actors.values()),
-            "patience": tuple(a.strategy.patience for a in sc.actors.values()),
+            "patience": (rounds_of(proto.patience_days, proto.round_days),) * n_a,
+            "pause_rounds": proto.talks.pause_days / proto.round_days,
+            "resume_probability": proto.talks.resume_probability,
         },
         war=compile_war(sc, space, territory, actor_ids),
+        base_deadlines=deadlines,
+        red_lines=red_lines,
+        derived_reservation=np.array([a.reservation.derive == "war" for a in sc.actors.values()]),
+        as_of=sc.meta.as_of.isoformat(),
+        horizon=sc.protocol.horizon.isoformat() if sc.protocol.horizon else "",
+        round_days=float(proto.round_days),
     )
+
+
+def rounds_of(days: float, round_days: float) -> int:
+    """A span of days as a whole number of rounds (at least one)."""
+    return max(1, int(np.ceil(days / round_days - 1e-9)))
 
 
 def _territory(sc: Scenario, space: DealSpace) -> Territory:

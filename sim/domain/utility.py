@@ -39,6 +39,7 @@ class Preferences:
     reservation: np.ndarray  # (R, A)
     deltas: np.ndarray  # (R, K)
     weight_totals: np.ndarray | None = None  # (R, A) sum of the unnormalised weights
+    deadlines: np.ndarray | None = None  # (R, A) concession deadline in rounds (may be fractional)
 
     @property
     def n_runs(self) -> int:
@@ -48,7 +49,9 @@ class Preferences:
     def take(self, runs: np.ndarray | slice) -> Preferences:
         """The preferences of a subset of runs."""
         totals = None if self.weight_totals is None else self.weight_totals[runs]
-        return Preferences(self.weights[runs], self.values[runs], self.reservation[runs], self.deltas[runs], totals)
+        deadlines = None if self.deadlines is None else self.deadlines[runs]
+        return Preferences(self.weights[runs], self.values[runs], self.reservation[runs], self.deltas[runs], totals,
+                           deadlines)
 
 
 def issue_values(offsets: np.ndarray, terms: InteractionTerms, prefs: Preferences,
@@ -83,7 +86,7 @@ class UncertainParameter:
     """One number in the scenario that is sampled afresh in every run."""
 
     path: str  # dotted scenario path, e.g. actors.ukraine.values.donetsk.options.frozen_line
-    target: str  # "weight" | "value" | "reservation" | "delta"
+    target: str  # "weight" | "value" | "reservation" | "delta" | "deadline" (and "drift" | "cost" for the war)
     loc: tuple[int, ...]  # index into the target array (without the run axis)
     normal: bool  # truncated normal (mean, sd) if True, else uniform (low, high)
     a: float  # mean or low

@@ -37,6 +37,7 @@ class WarEvent:
     round: int
     kind: str
     name: str
+    probability: float  # a breakdown's chance of ending the talks in each run; 1 for other kinds
     costs: np.ndarray  # (A,) added to cost per month
     drift: np.ndarray  # (T,) added to drift, km² per month
     pressure: float  # lowers every signatory's aspiration by this much
@@ -101,6 +102,33 @@ class War:
         return out
 
 
+def war_value(game, prefs, line: np.ndarray, drift: np.ndarray) -> np.ndarray:
+    """(R, A) each actor's utility of fighting on: the line (R, T) projected `horizon` rounds ahead
+    at the drift (R, T), every policy issue at its status quo."""
+    war = game.war
+    months = war.horizon * war.months_per_round
+    projected = np.clip(line + months * drift / game.territory.area_km2, 0.0, 1.0)
+    values = war.line_values(prefs.values, projected)
+    moved = type(prefs)(prefs.weights, values, prefs.reservation, prefs.deltas, prefs.weight_totals,
+                        prefs.deadlines)
+    return game.utilities(moved, war.war_deal[None, :])[:, 0, :]
+
+
+def reservation_split(game, prefs, drift: np.ndarray, cost: np.ndarray) -> dict[str, np.ndarray]:
+    """How each reservation value derived from the war splits (Fearon 1995): (R, A) arrays.
+
+    `war_value` is the utility of fighting on from the as-of line, `costs` the cost of fighting
+    over the horizon, `premium` the stated extra; `reservation` = clip(war_value - costs + premium).
+    """
+    war = game.war
+    line0 = np.broadcast_to(war.share0, drift.shape)
+    value = war_value(game, prefs, line0, drift)
+    costs = war.horizon * war.months_per_round * cost
+    premium = prefs.reservation
+    return {"war_value": value, "costs": costs, "premium": premium,
+            "reservation": np.clip(value - costs + premium, 0.0, 1.0)}
+
+
 def compile_war(sc, space, territory, actor_ids) -> War | None:
     """The War of a scenario, or None if it declares no dynamics."""
     from sim.scenario.schema import Uncertain, central
@@ -163,10 +191,12 @@ def compile_war(sc, space, territory, actor_ids) -> War | None:
             ev_drift[regions.index(iid)] = v
         weights = {actor_ids.index(aid): {space.issue_index(iid): w for iid, w in table.items()}
                    for aid, table in ev.weights.items()}
-        events.append(WarEvent(ev.round, ev.kind, ev.name, ev_costs, ev_drift, ev.pressure, weights))
+        # A dated event acts before the first round on or after its date.
+        at = ev.round if ev.date is None else max(1, int(np.ceil(sc.round_at(ev.date) - 1e-9)))
+        events.append(WarEvent(at, ev.kind, ev.name, ev.probability, ev_costs, ev_drift, ev.pressure, weights))
 
     return War(
-        months_per_round=dyn.round_days / DAYS_PER_MONTH,
+        months_per_round=sc.protocol.round_days / DAYS_PER_MONTH,
         horizon=dyn.horizon_rounds,
         drift=drift,
         drift_sd=drift_sd,

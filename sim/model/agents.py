@@ -15,7 +15,7 @@ from sim.model.strategies import ConcessionState, Strategy
 class Actor(mesa.Agent):
     """A party to the talks: its strategy, its aspiration and its last response, per run."""
 
-    def __init__(self, model: mesa.Model, index: int, actor_id: str, strategy: Strategy, deadline: int,
+    def __init__(self, model: mesa.Model, index: int, actor_id: str, strategy: Strategy, deadline: np.ndarray,
                  temperature: float, patience: int, signatory: bool):
         super().__init__(model)
         self.index = index
@@ -45,15 +45,32 @@ class Actor(mesa.Agent):
         self.aspiration = np.clip(np.maximum(wanted, self.reservation), 0.0, 1.0)
 
     def respond(self, utility: np.ndarray, uniforms: np.ndarray) -> None:
-        """Accept or reject the text: logistic in the margin over max(aspiration, reservation)."""
+        """Accept or reject the text on the table: logistic in the margin over max(aspiration, reservation).
+
+        The noise only blurs how far above its reservation value an actor insists on being:
+        it never signs a text worth less than fighting on, nor one that crosses its red lines,
+        unless the scenario asks for noisy rationality (`protocol.noisy_rationality`), where
+        the logistic applies across the reservation value too.
+        """
         self.previous_utility = np.where(np.isnan(self.previous_utility), utility, self.utility)
         self.utility = utility
         margin = utility - np.maximum(self.aspiration, self.reservation)
         if self.temperature > 0:
             p_accept = 0.5 * (1.0 + np.tanh(margin / (2.0 * self.temperature)))
+            # The logistic is the chance of saying yes within two weeks; a round of another
+            # length gets the matching per-round chance, so the clock's grain does not decide.
+            scale = self.model.game.round_days / 14.0
+            if scale != 1.0:
+                p_accept = 1.0 - (1.0 - p_accept) ** scale
             self.accepted = uniforms < p_accept
         else:
             self.accepted = margin >= 0
+        game = self.model.game
+        if not game.protocol.get("noisy_rationality", False):
+            self.accepted &= utility >= self.reservation
+        if game.red_lines is not None and game.red_lines[self.index].any():
+            crossed = game.red_lines[self.index][self.model.text + game.space.offsets].any(axis=1)
+            self.accepted &= ~crossed
         self.stalled = np.where(utility < self.reservation, self.stalled + 1, 0)
 
     def walks_away(self) -> np.ndarray:
@@ -61,6 +78,7 @@ class Actor(mesa.Agent):
 
         It leaves when the texts tabled for `patience` rounds in a row were all worth less than
         fighting on: the mediator, who searches the deal space on everyone's behalf, has not
-        found a deal the others would sign that beats no deal, and it stops believing one exists.
+        found a deal the others would sign that beats no deal. Leaving pauses the talks (see
+        NegotiationModel.suspend); it does not end them.
         """
         return self.signatory & (self.stalled >= self.patience)

@@ -11,7 +11,8 @@ from functools import partial
 
 import numpy as np
 
-from sim.domain.war import War, WarEvent
+from sim.domain.war import War, WarEvent, war_value
+from sim.model.status import BREAKDOWN
 
 
 class WarState:
@@ -33,6 +34,14 @@ class WarState:
         self.base_values = prefs.values.copy()
         self.reservation0 = prefs.reservation.copy()
         self.war_value0 = self.war_value(np.arange(model.n_runs))
+        derived = game.derived_reservation
+        if derived is not None and derived.any():
+            # Fearon: fighting on is worth its expected outcome less its costs; the stored number
+            # is the stated premium on top. Kept unclipped so later changes move it exactly.
+            horizon_months = war.horizon * war.months_per_round
+            level = self.war_value0 - horizon_months * self.cost + prefs.reservation
+            self.reservation0 = np.where(derived, level, self.reservation0)
+            model.reservation[:] = np.clip(self.reservation0, 0.0, 1.0)
         # Mesa keeps only weak references to scheduled callables, so we hold them.
         self._callbacks = [partial(self.apply_event, event) for event in war.events]
         for event, callback in zip(war.events, self._callbacks):
@@ -40,16 +49,14 @@ class WarState:
 
     def war_value(self, runs: np.ndarray) -> np.ndarray:
         """(r, A): each actor's utility of fighting on, with the line projected `horizon` rounds ahead."""
-        war, prefs = self.war, self.model.prefs.take(runs)
-        months = war.horizon * war.months_per_round
-        projected = np.clip(self.line[runs] + months * self.drift[runs] / self.area, 0.0, 1.0)
-        prefs.values = war.line_values(self.base_values[runs], projected)
-        return self.model.game.utilities(prefs, war.war_deal[None, :])[:, 0, :]
+        prefs = self.model.prefs.take(runs)
+        prefs.values = self.base_values[runs]
+        return war_value(self.model.game, prefs, self.line[runs], self.drift[runs])
 
     def advance(self) -> None:
-        """One round of war for every active run: the line moves, costs accrue, values follow."""
+        """One round of war for every open run (talks on or paused): the line moves, costs accrue, values follow."""
         model, war = self.model, self.war
-        runs = np.flatnonzero(model.active)
+        runs = np.flatnonzero(model.open)
         if not runs.size:
             return
         m = war.months_per_round
@@ -70,10 +77,17 @@ class WarState:
         model.reservation[runs] = np.clip(value, 0.0, 1.0)
 
     def apply_event(self, event: WarEvent) -> None:
-        """Apply a scheduled change to every run still at the table."""
+        """Apply a scheduled change to every run whose talks are still open (on or paused)."""
         model = self.model
-        runs = np.flatnonzero(model.active)
+        runs = np.flatnonzero(model.open)
         if not runs.size:
+            return
+        if event.kind == "breakdown":
+            k = model.game.war.events.index(event)
+            ends = np.zeros(model.n_runs, dtype=bool)
+            ends[runs] = model.draws.events[runs, k] < event.probability
+            model.finish(ends, BREAKDOWN, open_too=True)
+            model.events_fired.append((model.round, event.name))
             return
         self.cost[runs] += event.costs
         self.drift[runs] += event.drift

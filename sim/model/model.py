@@ -15,39 +15,88 @@ import numpy as np
 from sim.domain.game import Game
 from sim.domain.utility import Preferences
 from sim.model.agents import Actor
+from sim.model.status import (ACTIVE, AGREEMENT, BREAKDOWN, OPEN_AT_HORIZON, OUTCOME_NAMES, PARTIAL,  # noqa: F401
+                              SUSPENDED, SUSPENDED_AT_HORIZON)
 
-ACTIVE, AGREEMENT, PARTIAL, BREAKDOWN, TIMEOUT = 0, 1, 2, 3, 4
-OUTCOME_NAMES = {AGREEMENT: "agreement", PARTIAL: "partial", BREAKDOWN: "breakdown", TIMEOUT: "timeout"}
+# Streams of every run's own randomness, one generator each, so that a longer horizon or a
+# new kind of draw never shifts another stream (common random numbers across sweep points).
+ACCEPT_STREAM, FRONT_STREAM, TALKS_STREAM = 1, 2, 3
 
 
 @dataclass
 class RunDraws:
-    """Everything random about a batch of runs, drawn per run from that run's own generator."""
+    """Everything random about a batch of runs, drawn per run from that run's own streams."""
 
     params: np.ndarray  # (R, K) uniforms for the uncertain scenario numbers
     accept: np.ndarray  # (R, max_rounds, A) uniforms for noisy acceptance
     war: np.ndarray | None = None  # (R, K_war) uniforms for uncertain drift and costs
     front: np.ndarray | None = None  # (R, max_rounds, T) standard normals for front-line noise
+    talks: np.ndarray | None = None  # (R, max_rounds, 2) uniforms: does a paused run resume, and when
+    events: np.ndarray | None = None  # (R, E) uniforms for events that happen by chance (breakdowns)
 
     @classmethod
-    def draw(cls, game: Game, generators: list[np.random.Generator], max_rounds: int) -> RunDraws:
-        """Draw in a fixed order per run; the war's draws come last, so a scenario without
-        dynamics draws exactly what the static model draws."""
-        k, a = len(game.params), game.n_actors
-        runs = len(generators)
-        params = np.empty((runs, k))
+    def draw(cls, game: Game, seed: int, run_ids: np.ndarray, max_rounds: int,
+             param_seeds: dict[str, int] | None = None, param_ids: np.ndarray | None = None) -> RunDraws:
+        """Draw every run's randomness, keyed by (seed, run) and never by the batch or the point.
+
+        An uncertain number's uniform is keyed by its scenario path as well, so it is the same
+        whatever other numbers are uncertain; `param_seeds` gives some paths a seed of their own
+        (a Sobol design swaps groups of inputs between two matrices this way), and `param_ids`
+        keys the uncertain numbers by other ids than the runs (runs sharing an id share them).
+        """
+        run_ids = np.asarray(run_ids, dtype=np.int64)
+        keys = run_ids if param_ids is None else np.asarray(param_ids, dtype=np.int64)
+        runs, a = len(run_ids), game.n_actors
+        params = keyed_uniforms(seed, keys, [p.path for p in game.params], param_seeds)
         accept = np.empty((runs, max_rounds, a))
-        war = front = None
+        talks = np.empty((runs, max_rounds, 2))
+        war = front = events = None
+        n_events = len(game.war.events) if game.war is not None else 0
         if game.war is not None:
-            war = np.empty((runs, len(game.war.params)))
+            war = keyed_uniforms(seed, keys, [p.path for p in game.war.params], param_seeds)
             front = np.empty((runs, max_rounds, game.territory.n_regions))
-        for r, gen in enumerate(generators):
-            params[r] = gen.random(k)
-            accept[r] = gen.random((max_rounds, a))
-            if war is not None:
-                war[r] = gen.random(war.shape[1])
-                front[r] = gen.standard_normal(front.shape[1:])
-        return cls(params, accept, war, front)
+            events = np.empty((runs, n_events))
+        for r, run in enumerate(run_ids):
+            accept[r] = _stream(seed, run, ACCEPT_STREAM).random((max_rounds, a))
+            talk = _stream(seed, run, TALKS_STREAM)
+            talks[r] = talk.random((max_rounds, 2))
+            if game.war is not None:
+                events[r] = talk.random(n_events)
+                front[r] = _stream(seed, run, FRONT_STREAM).standard_normal(front.shape[1:])
+        return cls(params, accept, war, front, talks, events)
+
+
+def _stream(seed: int, run: int, stream: int) -> np.random.Generator:
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(int(run), stream))))
+
+
+_MASK64 = (1 << 64) - 1
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser (Steele, Lea & Flood 2014): a bijective 64-bit mix, vectorised."""
+    with np.errstate(over="ignore"):
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+def keyed_uniforms(seed: int, run_ids: np.ndarray, keys: list[str],
+                   key_seeds: dict[str, int] | None = None) -> np.ndarray:
+    """(R, K) uniforms in [0, 1), one per (run, key), each a pure function of (seed, run, key)."""
+    import zlib
+
+    out = np.empty((len(run_ids), len(keys)))
+    runs = np.asarray(run_ids, dtype=np.int64).astype(np.uint64)
+    for k, key in enumerate(keys):
+        s = (key_seeds or {}).get(key, seed)
+        root = np.random.SeedSequence(s).generate_state(1, np.uint64)[0]
+        base = _splitmix64(np.array([root ^ np.uint64(zlib.crc32(key.encode()))], dtype=np.uint64))[0]
+        with np.errstate(over="ignore"):
+            mixed = _splitmix64(_splitmix64(base + runs * np.uint64(0xD1B54A32D192ED03)))
+        out[:, k] = (mixed >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+    return out
 
 
 class NegotiationModel(mesa.Model):
@@ -69,6 +118,9 @@ class NegotiationModel(mesa.Model):
         self.end_round = np.full(self.n_runs, self.max_rounds - 1, dtype=np.int64)
         self.walked_away = np.full(self.n_runs, -1, dtype=np.int64)
         self.vetoed_by = np.full(self.n_runs, -1, dtype=np.int64)
+        self.resume_round = np.zeros(self.n_runs, dtype=np.int64)
+        self.suspensions = np.zeros(self.n_runs, dtype=np.int64)
+        self.paused_rounds = np.zeros(self.n_runs, dtype=np.int64)
         self.blocked = np.zeros(self.n_runs, dtype=np.int64)  # rounds in a row a consent was withheld
         self.signatory_mask = np.zeros(game.n_actors, dtype=bool)
         self.signatory_mask[game.signatories] = True
@@ -79,8 +131,10 @@ class NegotiationModel(mesa.Model):
         self.text = np.zeros((self.n_runs, game.space.n_issues), dtype=np.int64)
         self.tabled = self.text  # the text the actors answered this round (before any rewrite)
         signatories = set(game.signatories.tolist())
+        deadlines = prefs.deadlines if prefs.deadlines is not None else np.full((self.n_runs, game.n_actors),
+                                                                                float(self.max_rounds))
         for a, actor_id in enumerate(game.actor_ids):
-            Actor(self, a, actor_id, game.strategies[a], game.protocol["deadlines"][a],
+            Actor(self, a, actor_id, game.strategies[a], deadlines[:, a].copy(),
                   game.protocol["temperatures"][a], game.protocol["patience"][a], a in signatories)
         self.actors: list[Actor] = sorted(self.agents, key=lambda ag: ag.index)
         self.protocol = protocol or make_protocol(game.protocol["kind"], game)
@@ -128,8 +182,13 @@ class NegotiationModel(mesa.Model):
 
     @property
     def active(self) -> np.ndarray:
-        """Runs still at the table."""
+        """Runs at the table this round."""
         return self.status == ACTIVE
+
+    @property
+    def open(self) -> np.ndarray:
+        """Runs not yet ended: at the table or paused (the war goes on in both)."""
+        return (self.status == ACTIVE) | (self.status == SUSPENDED)
 
     def utilities(self, deals: np.ndarray, runs: np.ndarray | None = None) -> np.ndarray:
         """(R, N, A) utilities of deals (R, N, I) for all runs (or the subset `runs`)."""
@@ -155,7 +214,9 @@ class NegotiationModel(mesa.Model):
         Agreement: every signatory and every actor whose consent the text needs accepts.
         Partial: the signatories accept but a needed consent is withheld `patience` rounds in a
         row (the mediator's patience); they then sign a ceasefire without a settlement.
-        Breakdown: a signatory walks away (see Actor.walks_away).
+        Walking out: a signatory that leaves (see Actor.walks_away) suspends the talks; they
+        resume after a pause drawn from the scenario's `talks`, or, with the chance it states,
+        not before the horizon. Only an explicit breakdown event ends talks for good.
         """
         signed = accepted[:, self.signatory_mask].all(axis=1)
         need = self.consent_needed(self.text)
@@ -171,31 +232,57 @@ class NegotiationModel(mesa.Model):
         for actor in self.actors:
             leaving = actor.walks_away() & self.active
             self.walked_away[leaving] = actor.index
-            self.finish(leaving, BREAKDOWN)
+            self.suspend(leaving)
 
-    def finish(self, mask: np.ndarray, outcome: int) -> None:
-        """Close the runs in `mask` with an outcome at this round."""
-        mask = mask & self.active
+    def suspend(self, mask: np.ndarray) -> None:
+        """Pause the talks in `mask`: they resume after an exponential pause, or (by chance) never."""
+        runs = np.flatnonzero(mask & self.active)
+        if not runs.size:
+            return
+        u_resume, u_length = self.draws.talks[runs, self.round, 0], self.draws.talks[runs, self.round, 1]
+        mean = max(self.game.protocol["pause_rounds"], 1e-9)
+        pause = np.maximum(1, np.ceil(-mean * np.log1p(-u_length))).astype(np.int64)
+        resumes = u_resume < self.game.protocol["resume_probability"]
+        self.resume_round[runs] = np.where(resumes, self.round + 1 + pause, np.iinfo(np.int64).max)
+        self.status[runs] = SUSPENDED
+        self.suspensions[runs] += 1
+
+    def resume(self) -> None:
+        """Bring paused talks whose pause is over back to the table, with fresh patience."""
+        back = (self.status == SUSPENDED) & (self.resume_round <= self.round)
+        if back.any():
+            self.status[back] = ACTIVE
+            for actor in self.actors:
+                actor.stalled[back] = 0
+
+    def finish(self, mask: np.ndarray, outcome: int, open_too: bool = False) -> None:
+        """Close the runs in `mask` (at the table, or also paused) with an outcome at this round."""
+        mask = mask & (self.open if open_too else self.active)
         self.status[mask] = outcome
         self.end_round[mask] = self.round
 
     def step(self) -> None:
         """One negotiation round for every active run."""
-        if not self.active.any() or self.round >= self.max_rounds:
+        if not self.open.any() or self.round >= self.max_rounds:
             self.running = False
             return
         if self.war is not None and self.round > 0:
             self.war.advance()
+        self.resume()
+        self.paused_rounds += self.status == SUSPENDED
         was_active = self.active.copy()
-        self.protocol.round(self)
+        if was_active.any():
+            self.protocol.round(self)
         if self.collect_rounds:
             self._recorded = np.flatnonzero(was_active)
             self.datacollector.collect(self)
         self.round += 1
         if self.round >= self.max_rounds:
-            self.finish(self.active, TIMEOUT)
-            self.end_round[self.status == TIMEOUT] = self.max_rounds - 1
-        if not self.active.any():
+            self.finish(self.active, OPEN_AT_HORIZON)
+            self.finish(self.status == SUSPENDED, SUSPENDED_AT_HORIZON, open_too=True)
+            horizon = (self.status == OPEN_AT_HORIZON) | (self.status == SUSPENDED_AT_HORIZON)
+            self.end_round[horizon] = self.max_rounds - 1
+        if not self.open.any():
             self.running = False
 
     def round_records(self) -> list[dict]:

@@ -14,6 +14,9 @@ from sim.domain.utility import single_change_utilities
 
 PROTOCOLS: dict[str, type] = {}
 
+#: Rates in the protocols (the mediator's step, acceptance noise) are stated per this many days.
+REFERENCE_DAYS = 14.0
+
 
 def register(cls: type) -> type:
     """Make a protocol class available under its `name`."""
@@ -65,13 +68,17 @@ class Mediated:
         self.mediator = game.mediator
         self.bias = float(game.protocol["mediator_bias"])
         self.sweeps = int(game.protocol["moves_per_round"])
-        self.step = float(game.protocol["mediator_step"])
-        self.signatory_mask = np.zeros(game.n_actors, dtype=bool)
-        self.signatory_mask[game.signatories] = True
-        # Whoever may have to consent to something gets a say in the text from the start.
-        self.party_mask = self.signatory_mask.copy()
-        for who in game.consent:
-            self.party_mask[list(who)] = True
+        # The step is a rate per two weeks of talks, so a finer or coarser clock (round_days)
+        # moves the text as fast in calendar time.
+        self.step = float(game.protocol["mediator_step"]) * game.round_days / REFERENCE_DAYS
+        # Whoever may have to consent to something gets a say in the text from the start; the
+        # mediator's own say is its bias, exactly, even when it is also a guarantor whose consent
+        # counts (its yes is still needed to close, see NegotiationModel.close_round).
+        self.party_mask = game.parties.copy()
+        if self.mediator is not None:
+            self.party_mask[self.mediator] = False
+        # The mediator never tables an option that a party whose yes it needs will never sign.
+        self.penalty = np.where(game.forbidden_options(), -np.inf, 0.0)
 
     def start(self, model) -> None:
         """Table the opening text: the named initial proposal, or the best text at equal weights."""
@@ -84,7 +91,8 @@ class Mediated:
         else:
             m = self.mediator
             if m is not None:
-                model.text[:] = ideal_deal(game, model.prefs.weights[:, m], model.prefs.values[:, m])
+                values = model.prefs.values[:, m] + self.penalty
+                model.text[:] = ideal_deal(game, model.prefs.weights[:, m], values)
             self.rewrite(model, np.arange(model.n_runs))
         model.tabled = model.text.copy()
 
@@ -104,6 +112,8 @@ class Mediated:
             targets = np.stack([np.maximum(a.aspiration[runs], a.reservation[runs]) for a in actors], axis=1)
             shortfall = np.clip(targets - text_utility[runs], 0.0, None)
             parties = self.party_mask | model.consent_needed(model.text[runs])
+            if self.mediator is not None:
+                parties[:, self.mediator] = False
             rejecting = ~accepted[runs] & parties
             weights = model.mediator_weights[runs] * np.exp(self.step * shortfall * rejecting)
             model.mediator_weights[runs] = weights / weights.sum(axis=1, keepdims=True)
@@ -112,22 +122,31 @@ class Mediated:
     def objective_weights(self, model, runs: np.ndarray) -> np.ndarray:
         """(r, A) weights of the mediator's objective: its own fixed share, the rest to the parties."""
         lam = model.mediator_weights[runs]
-        lam = lam / lam.sum(axis=1, keepdims=True) * (1.0 - self.bias)
+        total = lam.sum(axis=1, keepdims=True)
+        lam = lam / np.where(total > 0, total, 1.0) * (1.0 - self.bias)
         if self.mediator is not None:
             lam = lam.copy()
             lam[:, self.mediator] += self.bias
         return lam
 
     def rewrite(self, model, runs: np.ndarray) -> None:
-        """Coordinate ascent on the weighted sum, all issues at once, `sweeps` times."""
+        """Coordinate ascent on the weighted Nash product, all issues at once, `sweeps` times.
+
+        The mediator maximises sum_a lambda_a g(u_a - r_a), g a log that turns linear below a
+        small surplus: with equal weights and a ZOPA this is the Nash bargaining solution
+        (Nash 1950), and where some party is below its reservation value the linear part
+        still points towards the zone of agreement. A weighted sum of utilities (the plain
+        Ehtamo et al. search) jumps between the corners of a one-issue pie; the log does not.
+        """
         lam = self.objective_weights(model, runs)
         text = model.text[runs]
         prefs = model.prefs.take(runs)
+        reservation = model.reservation[runs][:, None, :]
         space = self.game.space
         offsets, n_options = space.offsets, space.n_options
         for _ in range(self.sweeps):
             util = single_change_utilities(offsets, n_options, self.game.terms, prefs, text)
-            score = np.einsum("rca,ra->rc", util, lam)
+            score = np.einsum("rca,ra->rc", surplus_score(util - reservation), lam) + self.penalty
             new = text.copy()
             for i, (start, n) in enumerate(zip(offsets, n_options)):
                 new[:, i] = np.argmax(score[:, start:start + n], axis=1)
@@ -135,6 +154,17 @@ class Mediated:
                 break
             text = new
         model.text[runs] = text
+
+
+#: Below this surplus over its reservation value a party's term in the mediator's objective is linear.
+SURPLUS_FLOOR = 0.01
+
+
+def surplus_score(surplus: np.ndarray) -> np.ndarray:
+    """log(surplus), continued linearly (same slope) below SURPLUS_FLOOR: concave and finite everywhere."""
+    safe = np.maximum(surplus, SURPLUS_FLOOR)
+    return np.where(surplus >= SURPLUS_FLOOR, np.log(safe),
+                    np.log(SURPLUS_FLOOR) + (surplus - SURPLUS_FLOOR) / SURPLUS_FLOOR)
 
 
 # Protocols kept in their own modules register themselves when imported.

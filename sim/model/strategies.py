@@ -25,7 +25,7 @@ class ConcessionState:
     """What a strategy may look at when it sets this round's aspiration (arrays over runs)."""
 
     round: int
-    deadline: int
+    deadline: np.ndarray | float  # per run, in rounds
     reservation: np.ndarray
     previous: np.ndarray
     others_concession: np.ndarray
@@ -62,7 +62,7 @@ class TimeDependent(Strategy):
     def aspiration(self, state: ConcessionState) -> np.ndarray:
         """Aspiration on the Faratin et al. time curve."""
         floor = self._floor(state)
-        frac = min(state.round / max(state.deadline, 1), 1.0) ** (1.0 / self.exponent)
+        frac = np.minimum(state.round / np.maximum(state.deadline, 1.0), 1.0) ** (1.0 / self.exponent)
         return floor + (1.0 - floor) * (1.0 - frac)
 
 

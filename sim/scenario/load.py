@@ -5,6 +5,7 @@ Every problem found is reported at once, each as `file:line: field.path: message
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 import re
 from dataclasses import dataclass
@@ -237,7 +238,35 @@ def cross_check(sc: Scenario, srcmap: SourceMap, base_dir: Path | None) -> list[
                                      f"issue {inter.when.issue!r} has no option {oid!r}"))
         rpath = base + ("reservation",)
         cite(rpath, actor.reservation.source, actor.reservation.quote)
-        _check_number(out, srcmap, rpath + ("value",), actor.reservation.value, 0.0, 1.0, "reservation")
+        if actor.reservation.value is not None:
+            _check_number(out, srcmap, rpath + ("value",), actor.reservation.value, 0.0, 1.0, "reservation")
+        _check_number(out, srcmap, rpath + ("premium",), actor.reservation.premium, -1.0, 1.0, "premium")
+        if actor.reservation.derive == "war" and sc.dynamics is None:
+            out.append(p(rpath + ("derive",), "a reservation derived from the war needs a dynamics section"))
+        for k, line in enumerate(actor.red_lines):
+            lpath = base + ("red_lines", k)
+            cite(lpath, line.source, line.quote)
+            if line.issue not in issues:
+                out.append(p(lpath + ("issue",), f"unknown issue {line.issue!r} (known: {', '.join(issues)})"))
+                continue
+            known = issues[line.issue].options
+            for oid in line.options:
+                if oid not in known:
+                    out.append(p(lpath + ("options",), f"issue {line.issue!r} has no option {oid!r} "
+                                                       f"(options: {', '.join(known)})"))
+            if set(line.options) >= set(known):
+                out.append(p(lpath + ("options",), f"every option of {line.issue!r} is a red line: "
+                                                   "the actor could never sign anything"))
+        strat = actor.strategy
+        if strat.source is not None:
+            cite(base + ("strategy",), strat.source, strat.quote)
+        if isinstance(strat.deadline, int) and not isinstance(strat.deadline, bool) and sc.protocol.horizon:
+            out.append(p(base + ("strategy", "deadline"), "the talks have a calendar (protocol.horizon): "
+                                                          "give the deadline as a date"))
+        deadline_date = getattr(strat.deadline, "date", strat.deadline)
+        if isinstance(deadline_date, _dt.date) and deadline_date <= sc.meta.as_of:
+            out.append(p(base + ("strategy", "deadline"), f"deadline {deadline_date} is not after "
+                                                          f"meta.as_of ({sc.meta.as_of})"))
         import sim.model.protocols  # noqa: F401  (protocol modules register their own strategies)
         from sim.model.strategies import STRATEGIES
 
@@ -252,6 +281,13 @@ def cross_check(sc: Scenario, srcmap: SourceMap, base_dir: Path | None) -> list[
     for pid, prop in sc.proposals.items():
         ppath = ("proposals", pid)
         cite(ppath, prop.source, prop.quote)
+        for k, who in enumerate(prop.by):
+            if who not in actors:
+                out.append(p(ppath + ("by", k), f"unknown actor {who!r} (known: {', '.join(actors)})"))
+        for who, resp in prop.responses.items():
+            if who not in actors:
+                out.append(p(ppath + ("responses", who), f"unknown actor {who!r} (known: {', '.join(actors)})"))
+            cite(ppath + ("responses", who), resp.source, resp.quote)
         for iid, oid in prop.options.items():
             if iid not in issues:
                 out.append(p(ppath + ("options", iid), f"unknown issue {iid!r} (known: {', '.join(issues)})"))
@@ -308,9 +344,15 @@ def _check_dynamics(sc: Scenario, out: list, srcmap: SourceMap, cite) -> None:
     for k, event in enumerate(dyn.events):
         path = ("dynamics", "events", k)
         cite(path, event.source, event.quote)
-        if event.round >= sc.protocol.max_rounds:
+        if event.date is not None:
+            if sc.protocol.horizon is None:
+                out.append(p(path + ("date",), "a dated event needs a calendar: give protocol.horizon"))
+            elif not sc.meta.as_of < event.date <= sc.protocol.horizon:
+                out.append(p(path + ("date",), f"{event.date} is outside the talks "
+                                               f"({sc.meta.as_of} to {sc.protocol.horizon})"))
+        elif event.round >= sc.n_rounds:
             out.append(p(path + ("round",), f"round {event.round} is never reached "
-                                            f"(protocol.max_rounds is {sc.protocol.max_rounds})"))
+                                            f"(the talks have {sc.n_rounds} rounds)"))
         for aid in event.costs:
             actor(path + ("costs", aid), aid)
         for iid in event.drift:

@@ -182,9 +182,39 @@ class Interaction(Cited):
 
 
 class Reservation(Cited):
-    """What no deal is worth to the actor, on its own utility scale."""
+    """What no deal is worth to the actor, on its own utility scale.
 
-    value: Number
+    `derive: stated` (the default) takes `value` as said. `derive: war` derives it as the
+    bargaining model of war does (Fearon 1995): the actor's utility of fighting on, from the
+    scenario's own front-line projection, minus the costs of fighting over the horizon, plus a
+    stated `premium` for what it expects from fighting beyond the projected line.
+    """
+
+    value: Number | None = None
+    derive: Literal["stated", "war"] = "stated"
+    premium: Number = 0.0
+
+    @model_validator(mode="after")
+    def _value_or_derived(self) -> Reservation:
+        if self.derive == "stated" and self.value is None:
+            raise ValueError("a stated reservation needs a value (or say derive: war)")
+        if self.derive == "war" and self.value is not None:
+            raise ValueError("a reservation derived from the war takes no value; adjust it with premium")
+        return self
+
+
+class UncertainDate(Strict):
+    """A date we are unsure of: normal around `date` with `sd_days`."""
+
+    date: dt.date
+    sd_days: Annotated[float, Field(ge=0, le=3650)] = 0.0
+
+
+class RedLine(Cited):
+    """Options of one issue the actor will never sign, whatever else the deal offers."""
+
+    issue: Id
+    options: Annotated[tuple[Id, ...], Field(min_length=1)]
 
 
 class Strategy(Strict):
@@ -192,10 +222,13 @@ class Strategy(Strict):
 
     kind: Id = "linear"
     exponent: Annotated[float, Field(gt=0)] | None = None
-    deadline: Annotated[int, Field(ge=1)] | None = None
+    # A date (or an uncertain date) ties the concession to the calendar; a whole number of
+    # rounds suits abstract games that have no calendar.
+    deadline: dt.date | UncertainDate | Annotated[int, Field(ge=1)] | None = None
     floor: Annotated[float, Field(ge=0, le=1)] | None = None
     temperature: Annotated[float, Field(ge=0, le=1)] | None = None
-    patience: Annotated[int, Field(ge=1)] = 6
+    source: Id | None = None
+    quote: Text | None = None
     note: Text | None = None
 
 
@@ -206,6 +239,7 @@ class Actor(Strict):
     values: dict[Id, ValueTable] = {}
     interactions: tuple[Interaction, ...] = ()
     reservation: Reservation
+    red_lines: tuple[RedLine, ...] = ()
     strategy: Strategy = Strategy()
     capability: Annotated[float, Field(ge=0)] = 1.0
     discount: Annotated[float, Field(gt=0, le=1)] = 1.0
@@ -217,19 +251,52 @@ class Actor(Strict):
         return (self.role,) if isinstance(self.role, str) else tuple(self.role)
 
 
+Response = Literal["accepted", "accepted_with_reservations", "rejected", "no_response", "contested"]
+
+
+class RecordedResponse(Strict):
+    """What a party is on record as answering to a proposal (checked by `negsim validate`)."""
+
+    response: Response
+    date: dt.date | None = None
+    source: Id
+    quote: Text | None = None
+    note: Text | None = None
+
+
 class Proposal(Strict):
     name: Text
     options: dict[Id, Id]
     source: Id
     quote: Text
+    by: tuple[Id, ...] = ()
+    responses: dict[Id, RecordedResponse] = {}
+    note: Text | None = None
+
+
+class Talks(Strict):
+    """What a walk-out means: talks pause for a while and may resume (they rarely end for good)."""
+
+    pause_days: Annotated[float, Field(gt=0, le=3650)] = 28.0
+    resume_probability: Annotated[float, Field(ge=0, le=1)] = 1.0
+    source: Id | None = None
+    quote: Text | None = None
     note: Text | None = None
 
 
 class Protocol(Strict):
     kind: Id = "mediated"
     mediator: Id | None = None
-    max_rounds: Annotated[int, Field(ge=1, le=10_000)] = 50
+    # The talks run from meta.as_of to `horizon`, a round every `round_days`; `max_rounds`
+    # is for abstract games without a calendar. Give one of them (neither: 50 rounds).
+    horizon: dt.date | None = None
+    round_days: Annotated[float, Field(gt=0, le=366)] = 14.0
+    max_rounds: Annotated[int, Field(ge=1, le=10_000)] | None = None
     temperature: Annotated[float, Field(ge=0, le=1)] = 0.02
+    noisy_rationality: bool = False
+    # A signatory walks out after this long of texts worse to it than fighting on.
+    patience_days: Annotated[float, Field(gt=0, le=3650)] = 42.0
+    talks: Talks = Talks()
     initial_text: Id | None = None
     mediator_bias: Annotated[float, Field(ge=0, le=1)] = 0.3
     moves_per_round: Annotated[int, Field(ge=1, le=50)] = 2
@@ -240,6 +307,12 @@ class Protocol(Strict):
     eu_compromise: Literal["least_move", "scholz_code"] = "least_move"
     eu_probability: Literal["pooled", "pairwise"] = "pooled"
     note: Text | None = None
+
+    @model_validator(mode="after")
+    def _one_clock(self) -> Protocol:
+        if self.horizon is not None and self.max_rounds is not None:
+            raise ValueError("give horizon (a date) or max_rounds, not both")
+        return self
 
 
 class FrontDrift(Strict):
@@ -261,14 +334,19 @@ class WarCost(Strict):
     note: Text | None = None
 
 
-EventKind = Literal["deadline", "aid_cut", "summit", "weights", "costs", "drift"]
+EventKind = Literal["deadline", "aid_cut", "summit", "weights", "costs", "drift", "breakdown"]
 
 
 class Event(Cited):
-    """Something that happens between rounds, from round `round` on, in runs still at the table."""
+    """Something that happens between rounds, on `date` (or from round `round` on), in runs still open.
 
-    round: Annotated[int, Field(ge=1)]
+    A `breakdown` event ends the talks for good, in each run with its `probability`.
+    """
+
+    date: dt.date | None = None
+    round: Annotated[int, Field(ge=1)] | None = None
     kind: EventKind
+    probability: Annotated[float, Field(ge=0, le=1)] = 1.0
     name: Text
     costs: dict[Id, float] = {}  # added to the actor's cost per month
     drift: dict[Id, float] = {}  # added to the region's drift, km² per month
@@ -277,6 +355,14 @@ class Event(Cited):
 
     @model_validator(mode="after")
     def _does_something(self) -> Event:
+        if (self.date is None) == (self.round is None):
+            raise ValueError("give the event a date (or, in a game without a calendar, a round), not both")
+        if self.kind == "breakdown":
+            if self.costs or self.drift or self.pressure or self.weights:
+                raise ValueError("a breakdown event ends the talks; it changes nothing else")
+            return self
+        if self.probability != 1.0:
+            raise ValueError("only a breakdown event has a probability")
         if not (self.costs or self.drift or self.pressure or self.weights):
             raise ValueError("an event must change something: costs, drift, pressure or weights")
         needs = {"summit": self.pressure, "weights": self.weights, "costs": self.costs, "drift": self.drift,
@@ -291,7 +377,6 @@ class Event(Cited):
 class Dynamics(Strict):
     """The war between rounds: front lines, costs, the value of fighting on, scheduled events."""
 
-    round_days: Annotated[float, Field(gt=0, le=366)] = 14.0
     horizon_rounds: Annotated[int, Field(ge=1, le=10_000)] = 26
     front: dict[Id, FrontDrift] = {}
     costs: dict[Id, WarCost] = {}
@@ -309,3 +394,23 @@ class Scenario(Strict):
     proposals: dict[Id, Proposal] = {}
     protocol: Protocol = Protocol()
     dynamics: Dynamics | None = None
+
+    @property
+    def n_rounds(self) -> int:
+        """How many rounds the talks have: one every round_days from as_of to the horizon inclusive."""
+        proto = self.protocol
+        if proto.horizon is not None:
+            return max(1, int((proto.horizon - self.meta.as_of).days // proto.round_days) + 1)
+        return proto.max_rounds or DEFAULT_ROUNDS
+
+    def round_at(self, date: dt.date) -> float:
+        """The (fractional) round at which a date falls; round 0 is meta.as_of."""
+        return (date - self.meta.as_of).days / self.protocol.round_days
+
+    def date_of_round(self, k: float) -> dt.date:
+        """The calendar date of round k."""
+        return self.meta.as_of + dt.timedelta(days=k * self.protocol.round_days)
+
+
+#: Rounds of an abstract game that gives neither a horizon nor max_rounds.
+DEFAULT_ROUNDS = 50
