@@ -8,7 +8,7 @@ the one-point case. Every point is validated like a scenario file before anythin
 A job is fully described by its `JobSpec`, which the manifest records; `--resume` rebuilds the
 same plan from it (after checking that the scenario file's SHA-256 is unchanged and that the
 rebuilt points equal points.parquet) and runs only the chunks not yet on disk. Run k of point
-p always draws from SeedSequence(seed, spawn_key=(p, k)), so a resumed job, or one on any
+p draws the same streams as run k of every other point (keyed by (seed, k) only), so a resumed job, or one on any
 number of workers or on a Dask cluster, writes exactly the tables an uninterrupted one would.
 """
 

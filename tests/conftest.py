@@ -9,6 +9,30 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Hypothesis profiles. A profile only supplies defaults: a test's own @settings(max_examples=...)
+# still wins, so "dev" adds examples only to the properties that do not fix their own count.
+#   ci   the same examples on every run and machine (derandomised, no example database), so a
+#        failure is reproducible from the log alone and the test counts never change;
+#        timing health checks are off because CI machines are shared and noisy.
+#   dev  random exploration with the local example database, to find new counterexamples.
+# `./dev.sh test` and CI (CI=true) use "ci"; a bare `pytest` uses "dev";
+# HYPOTHESIS_PROFILE=ci|dev chooses explicitly.
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    max_examples=100,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", max_examples=500, deadline=None, print_blob=True)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE")
+    or ("ci" if os.environ.get("CI", "").lower() in ("true", "1") else "dev")
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"

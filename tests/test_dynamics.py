@@ -14,11 +14,11 @@ from sim.scenario import load_scenario
 from sim.simulate import ChunkSpec, simulate_chunk
 from tests.conftest import DATA, TINY
 
-TINY_TEXT = TINY.read_text()
+# A round is a month here (the protocol carries the clock).
+TINY_TEXT = TINY.read_text().replace("  max_rounds: 20\n", "  max_rounds: 20\n  round_days: 30.4375\n")
 
 WAR = """
 dynamics:
-  round_days: 30.4375
   horizon_rounds: 10
   front:
     north: {drift_km2_per_month: NORTH_DRIFT, sd_km2_per_month: NORTH_SD}

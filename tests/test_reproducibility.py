@@ -109,7 +109,6 @@ def test_a_real_two_process_dask_cluster_gives_the_same_tables(tmp_path, referen
 
 DYNAMICS = """
 dynamics:
-  round_days: 30.4375
   horizon_rounds: 10
   front:
     north: {drift_km2_per_month: 25, sd_km2_per_month: 60}
@@ -129,7 +128,7 @@ def games(tmp_path_factory) -> dict:
     """tiny.yaml under each protocol, and with a war going on (drift, noise, costs, events)."""
     folder = tmp_path_factory.mktemp("dynamic")
     shutil.copy(DATA / "tiny_source.txt", folder / "tiny_source.txt")
-    (folder / "tiny_dynamic.yaml").write_text(TINY.read_text() + DYNAMICS)
+    (folder / "tiny_dynamic.yaml").write_text(TINY.read_text().replace("  max_rounds: 20\n", "  max_rounds: 20\n  round_days: 30.4375\n") + DYNAMICS)
     out = {name: compile_scenario(load_scenario(TINY, {"protocol.kind": name}).scenario)
            for name in ("mediated", "alternating", "expected_utility")}
     out["dynamic"] = compile_scenario(load_scenario(folder / "tiny_dynamic.yaml").scenario)
