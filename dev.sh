@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up (once) and run negsim from a fresh clone.
 #   ./dev.sh alaska   simulate the shipped Alaska scenario, write results/, draw the figures
-#   ./dev.sh test     run the test suite (what CI runs)
+#   ./dev.sh test     run the test suite without the slow tests (what CI runs)
+#   ./dev.sh slow     run only the tests marked slow
 #   ./dev.sh setup    only create/refresh the virtual environment in .venv
 # Picks a Python >= 3.12 by itself ($PYTHON, then python3, python3.13, python3.12).
 set -euo pipefail
@@ -21,21 +22,64 @@ find_python() {
   return 1
 }
 
+# pip and the build backend print dozens of lines that only matter when something goes wrong
+# (this machine's index configuration, setuptools notices, one line per wheel), so set-up keeps
+# them in a log and shows the whole log, not just pip's last line, when a step fails.
+log=
+quietly() {
+  local status=0
+  "$@" >>"$log" 2>&1 || status=$?
+  if [ "$status" -ne 0 ]; then
+    echo "dev.sh: set-up failed (exit status $status) at: $*" >&2
+    echo "----- output of set-up (kept in $log) -----" >&2
+    cat "$log" >&2
+    echo "----- end of output; set-up failed (exit status $status) at: $*" >&2
+    exit "$status"
+  fi
+}
+
 setup() {
   local stamp=.venv/.negsim-installed want
-  want=$(cat pyproject.toml | sha256sum | cut -d' ' -f1)
-  if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] \
-     && .venv/bin/python -c 'import sys; sys.exit(sys.version_info < (3, 12))'; then
-    return 0
+  want=$(sha256sum < pyproject.toml | cut -d' ' -f1)
+  local have_python=
+  if [ -x .venv/bin/python ] && .venv/bin/python -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+    have_python=1
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+      return 0
+    fi
   fi
-  local py
-  py=$(find_python)
-  echo "dev.sh: setting up .venv with $("$py" --version 2>&1)" >&2
-  rm -rf .venv
-  "$py" -m venv .venv
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".[test,progress,dask]"
+  local start=$SECONDS py=
+  if [ -z "$have_python" ]; then
+    py=$(find_python)
+  fi
+  log=$(mktemp "${TMPDIR:-/tmp}/negsim-setup.XXXXXX.log")
+  if [ -n "$py" ]; then
+    echo "dev.sh: installing negsim and its dependencies into .venv with $("$py" --version 2>&1)" \
+         "(under a minute; only the first time)" >&2
+    rm -rf .venv
+    quietly "$py" -m venv .venv
+  else
+    # Reinstalling into the existing environment takes seconds; rebuilding it takes a minute.
+    echo "dev.sh: pyproject.toml changed; updating .venv (up to a minute)" >&2
+  fi
+  export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PIP_PROGRESS_BAR=off
+  quietly .venv/bin/python -m pip install --upgrade pip
+  quietly .venv/bin/python -m pip install -e ".[test,progress,dask]"
+  mv -f "$log" .venv/setup.log
   echo "$want" > "$stamp"
+  echo "dev.sh: .venv ready in $((SECONDS - start)) s (pip's output: .venv/setup.log)" >&2
+}
+
+run_pytest() {
+  # The fixed "ci" hypothesis profile (tests/conftest.py) tries the same examples on every run
+  # and every machine, so a result cannot change from one run to the next.
+  export HYPOTHESIS_PROFILE=${HYPOTHESIS_PROFILE:-ci}
+  # A shell without job control starts background commands (`./dev.sh test &` in a script) with
+  # SIGINT ignored, which every child inherits: the jobs that the Ctrl-C tests interrupt would
+  # then run to the end and the tests fail. Bash cannot undo that; Python can, before pytest starts.
+  exec .venv/bin/python -c 'import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.execv(sys.executable, [sys.executable, "-m", "pytest", *sys.argv[1:]])' "$@"
 }
 
 cmd=${1:-}
@@ -48,8 +92,11 @@ case "$cmd" in
     exec .venv/bin/negsim run scenarios/alaska_2025.yaml --runs 4000 --seed 2025 --plot "$@" ;;
   test)
     setup
-    exec .venv/bin/python -m pytest -m "not slow" -q "$@" ;;
+    run_pytest -m "not slow" -q "$@" ;;
+  slow)
+    setup
+    run_pytest -m slow -q "$@" ;;
   *)
-    echo "usage: ./dev.sh alaska | test | setup" >&2
+    echo "usage: ./dev.sh alaska | test | slow | setup" >&2
     exit 2 ;;
 esac

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, settings
 # Hypothesis profiles. A profile only supplies defaults: a test's own @settings(max_examples=...)
 # still wins, so "dev" adds examples only to the properties that do not fix their own count.
 #   ci   the same examples on every run and machine (derandomised, no example database), so a
-#        failure is reproducible from the log alone and the test counts never change;
+#        result never changes between runs and a failure is reproducible from the log alone;
 #        timing health checks are off because CI machines are shared and noisy.
 #   dev  random exploration with the local example database, to find new counterexamples.
 # `./dev.sh test` and CI (CI=true) use "ci"; a bare `pytest` uses "dev";

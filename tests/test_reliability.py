@@ -175,7 +175,7 @@ KILL_ARGS = ["sweep", TINY, "--grid", GRID, "--runs", str(KILL_RUNS), "--chunk",
 
 
 @pytest.mark.parametrize("trials, seed", [
-    pytest.param(5, 20250815, id="5-trials"),
+    pytest.param(5, 20250815, id="5-trials", marks=pytest.mark.slow),
     pytest.param(25, 1, id="25-trials", marks=pytest.mark.slow),
 ])
 def test_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_tables(tmp_path, trials, seed):
