@@ -186,6 +186,7 @@ def _load(path: str):
 def cmd_validate(args: argparse.Namespace) -> int:
     """`negsim validate`: one summary line per valid file, every problem of the others."""
     from sim.errors import ScenarioError
+    from sim.scenario.consistency import consistency_warnings
 
     failed = []
     for path in args.scenario:
@@ -195,14 +196,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
             failed.extend(exc.problems)
             continue
         sc = loaded.scenario
-        from sim.scenario.consistency import consistency_warnings
-
         warnings = consistency_warnings(loaded, game)
-        for w in warnings:
-            print(f"{w.file}:{w.line}: {w.field}: warning: {w.message}" if w.line else f"{w}", file=sys.stderr)
         if warnings and args.strict:
             failed.extend(warnings)
             continue
+        for w in warnings:
+            print(f"{w.file}:{w.line}: {w.field}: warning: {w.message}" if w.line else f"{w}", file=sys.stderr)
         print(f"{path}: OK: {sc.meta.name} (as of {sc.meta.as_of}): {len(sc.issues)} issues "
               f"({len(game.territory.region_ids)} territorial), {len(sc.actors)} actors "
               f"({len(game.signatories)} signatories), {len(sc.proposals)} proposals, "

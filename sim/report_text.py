@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from sim.domain.game import Game
+from sim.domain.game import REFERENCE_DAYS, Game
 from sim.errors import UserError
 from sim.scenario.schema import Number, Scenario, Uncertain
 
@@ -42,7 +42,7 @@ def assumptions(sc: Scenario, game: Game) -> list[str]:
         + (" with noisy rationality (may accept below reservation)" if proto.noisy_rationality
            else " (never accepts below its reservation value or across a red line)"),
         f"  mediator {proto.mediator or '-'}: bias {proto.mediator_bias:g} (its exact share of the mediator's "
-        f"objective), step {proto.mediator_step:g} per 14 days, {proto.moves_per_round} sweeps per round",
+        f"objective), step {proto.mediator_step:g} per {REFERENCE_DAYS:g} days, {proto.moves_per_round} sweeps per round",
         f"  a signatory walks out after {proto.patience_days:g} days of texts worse than fighting on; talks then "
         f"pause ~{talks.pause_days:g} days (exponential) and resume with probability {talks.resume_probability:g}",
         f"  consent withheld {proto.consent_patience} rounds in a row ends in a ceasefire without settlement",

@@ -21,14 +21,6 @@ def simulate_one(game: Game, seed: int, run: int, point: int = 0) -> Negotiation
     return model
 
 
-def date_of_round(game: Game, k: int) -> str:
-    """The ISO date of round k of a game (round 0 is the scenario's as-of date)."""
-    import datetime as dt
-
-    start = dt.date.fromisoformat(game.as_of) if game.as_of else dt.date(2000, 1, 1)
-    return (start + dt.timedelta(days=k * game.round_days)).isoformat()
-
-
 def _deal_text(game: Game, deal: np.ndarray, previous: np.ndarray | None) -> str:
     desc = game.space.describe(deal)
     if previous is None:
@@ -52,7 +44,7 @@ def trace(game: Game, seed: int, run: int) -> str:
         if previous_round is not None and rnd > previous_round + 1:
             lines.append(f"  (talks paused for {rnd - previous_round - 1} rounds)")
         previous_round = rnd
-        lines.append(f"Round {rnd} ({date_of_round(game, rnd)})")
+        lines.append(f"Round {rnd} ({game.date_of_round(rnd)})")
         for name in events.get(rnd, []):
             lines.append(f"  event: {name}")
         line = rec["line"][0]
@@ -75,6 +67,6 @@ def trace(game: Game, seed: int, run: int) -> str:
                   f"{names[game.actor_ids[model.walked_away[0]]]} walking out")
     if model.vetoed_by[0] >= 0:
         detail = f": {names[game.actor_ids[model.vetoed_by[0]]]} withheld consent; ceasefire without a settlement"
-    lines.append(f"Outcome: {outcome} in round {end} ({date_of_round(game, end)}){detail}")
+    lines.append(f"Outcome: {outcome} in round {end} ({game.date_of_round(end)}){detail}")
     lines.append(f"  deal: {_deal_text(game, model.text[0], None)}")
     return "\n".join(lines)

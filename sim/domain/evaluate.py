@@ -7,19 +7,28 @@ import numpy as np
 from sim.domain.game import Game
 
 
+def point_responses(game: Game) -> dict[str, np.ndarray]:
+    """(P, A) arrays for the named proposals at point estimates: utilities, reservation values,
+    margins, red lines crossed, and whether each actor signs (the model's rule without noise:
+    worth at least its reservation value and across none of its red lines)."""
+    prefs = game.central_preferences()
+    utils = game.utilities(prefs, game.proposals)[0]
+    margins = utils - prefs.reservation[0]
+    crossed = game.crosses_red_line(game.proposals)
+    return {"utilities": utils, "reservations": prefs.reservation[0], "margins": margins, "crossed": crossed,
+            "signs": (margins >= 0) & ~crossed}
+
+
 def evaluate_proposals(game: Game) -> list[dict]:
     """One record per named proposal, in scenario order."""
     if not len(game.proposals):
         return []
-    prefs = game.central_preferences()
-    utils = game.utilities(prefs, game.proposals)[0]  # (P, A)
-    reservation = prefs.reservation[0]
+    point = point_responses(game)
+    utils, reservation, crossed = point["utilities"], point["reservations"], point["crossed"]
     moved = game.territory.accounting(game.proposals)
-    crossed = game.crosses_red_line(game.proposals)  # (P, A)
     out = []
     for p, pid in enumerate(game.proposal_ids):
-        margins = utils[p] - reservation
-        signs = (margins >= 0) & ~crossed[p]
+        margins, signs = point["margins"][p], point["signs"][p]
         out.append({
             "id": pid,
             "name": game.proposal_names[p],

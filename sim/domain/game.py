@@ -20,6 +20,10 @@ from sim.model.strategies import Strategy, make_strategy
 from sim.scenario.schema import Number, Scenario, Uncertain, UncertainDate, central
 
 
+#: Rates in the protocols (the mediator's step, the acceptance logistic) are stated per this many days.
+REFERENCE_DAYS = 14.0
+
+
 @dataclass(frozen=True)
 class Game:
     """Everything about a scenario that the numerics need, as arrays in a fixed order."""
@@ -82,12 +86,25 @@ class Game:
                 out[start:start + n] |= lines
         return out
 
-    def crosses_red_line(self, deals: np.ndarray) -> np.ndarray:
-        """(..., A) whether each deal (..., I) contains an option the actor will never sign."""
-        if self.red_lines is None or not self.red_lines.any():
-            return np.zeros(deals.shape[:-1] + (self.n_actors,), dtype=bool)
-        flat = deals + self.space.offsets
-        return np.moveaxis(self.red_lines[:, flat].any(axis=-1), 0, -1)
+    def crosses_red_line(self, deals: np.ndarray, actor: int | None = None) -> np.ndarray:
+        """(..., A) whether each deal (..., I) contains an option the actor will never sign;
+        (...,) for one `actor`."""
+        lines = self.red_lines if actor is None or self.red_lines is None else self.red_lines[actor:actor + 1]
+        shape = deals.shape[:-1] + (() if actor is not None else (self.n_actors,))
+        if lines is None or not lines.any():
+            return np.zeros(shape, dtype=bool)
+        crossed = np.moveaxis(lines[:, deals + self.space.offsets].any(axis=-1), 0, -1)
+        return crossed[..., 0] if actor is not None else crossed
+
+    @property
+    def rate_scale(self) -> float:
+        """Round length over REFERENCE_DAYS: converts a protocol's per-two-weeks rates to per-round ones."""
+        return self.round_days / REFERENCE_DAYS
+
+    def date_of_round(self, k: int) -> str:
+        """The ISO date of round k (round 0 is the as-of date; an abstract game starts on 2000-01-01)."""
+        start = dt.date.fromisoformat(self.as_of) if self.as_of else dt.date(2000, 1, 1)
+        return (start + dt.timedelta(days=k * self.round_days)).isoformat()
 
     @property
     def n_actors(self) -> int:

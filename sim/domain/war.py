@@ -118,15 +118,16 @@ def reservation_split(game, prefs, drift: np.ndarray, cost: np.ndarray) -> dict[
     """How each reservation value derived from the war splits (Fearon 1995): (R, A) arrays.
 
     `war_value` is the utility of fighting on from the as-of line, `costs` the cost of fighting
-    over the horizon, `premium` the stated extra; `reservation` = clip(war_value - costs + premium).
+    over the horizon, `premium` the stated extra (read from `prefs.reservation`, which holds it
+    for such actors); `level` = war_value - costs + premium, `reservation` its clip to [0, 1].
     """
     war = game.war
     line0 = np.broadcast_to(war.share0, drift.shape)
     value = war_value(game, prefs, line0, drift)
     costs = war.horizon * war.months_per_round * cost
-    premium = prefs.reservation
-    return {"war_value": value, "costs": costs, "premium": premium,
-            "reservation": np.clip(value - costs + premium, 0.0, 1.0)}
+    level = value - costs + prefs.reservation
+    return {"war_value": value, "costs": costs, "premium": prefs.reservation, "level": level,
+            "reservation": np.clip(level, 0.0, 1.0)}
 
 
 def compile_war(sc, space, territory, actor_ids) -> War | None:

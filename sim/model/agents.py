@@ -59,7 +59,7 @@ class Actor(mesa.Agent):
             p_accept = 0.5 * (1.0 + np.tanh(margin / (2.0 * self.temperature)))
             # The logistic is the chance of saying yes within two weeks; a round of another
             # length gets the matching per-round chance, so the clock's grain does not decide.
-            scale = self.model.game.round_days / 14.0
+            scale = self.model.game.rate_scale
             if scale != 1.0:
                 p_accept = 1.0 - (1.0 - p_accept) ** scale
             self.accepted = uniforms < p_accept
@@ -68,9 +68,7 @@ class Actor(mesa.Agent):
         game = self.model.game
         if not game.protocol.get("noisy_rationality", False):
             self.accepted &= utility >= self.reservation
-        if game.red_lines is not None and game.red_lines[self.index].any():
-            crossed = game.red_lines[self.index][self.model.text + game.space.offsets].any(axis=1)
-            self.accepted &= ~crossed
+        self.accepted &= ~game.crosses_red_line(self.model.text, self.index)
         self.stalled = np.where(utility < self.reservation, self.stalled + 1, 0)
 
     def walks_away(self) -> np.ndarray:

@@ -11,7 +11,7 @@ from functools import partial
 
 import numpy as np
 
-from sim.domain.war import War, WarEvent, war_value
+from sim.domain.war import War, WarEvent, reservation_split, war_value
 from sim.model.status import BREAKDOWN
 
 
@@ -36,10 +36,8 @@ class WarState:
         self.war_value0 = self.war_value(np.arange(model.n_runs))
         derived = game.derived_reservation
         if derived is not None and derived.any():
-            # Fearon: fighting on is worth its expected outcome less its costs; the stored number
-            # is the stated premium on top. Kept unclipped so later changes move it exactly.
-            horizon_months = war.horizon * war.months_per_round
-            level = self.war_value0 - horizon_months * self.cost + prefs.reservation
+            # Fearon's level, kept unclipped so later changes move it exactly.
+            level = reservation_split(game, prefs, self.drift, self.cost)["level"]
             self.reservation0 = np.where(derived, level, self.reservation0)
             model.reservation[:] = np.clip(self.reservation0, 0.0, 1.0)
         # Mesa keeps only weak references to scheduled callables, so we hold them.

@@ -8,10 +8,6 @@ error under `--strict`); each names the file, the line and the field, like a loa
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
-
 from sim.errors import Problem
 
 #: How far below its reservation value an actor's utility may be for "accepted with
@@ -19,26 +15,15 @@ from sim.errors import Problem
 BASIS_TOLERANCE = 0.05
 
 
-def point_responses(game) -> tuple[np.ndarray, np.ndarray]:
-    """(P, A) margins over reservation at point estimates, and whether each actor would sign.
-
-    An actor signs when the proposal is worth at least its reservation value and crosses none of
-    its red lines (the rule the model applies without noise).
-    """
-    prefs = game.central_preferences()
-    utils = game.utilities(prefs, game.proposals)[0]
-    margins = utils - prefs.reservation[0]
-    crossed = game.crosses_red_line(game.proposals)
-    return margins, (margins >= 0) & ~crossed
-
-
 def consistency_warnings(loaded, game) -> list[Problem]:
     """Every inconsistency between the scenario's numbers, its own proposals and the record."""
     sc, srcmap = loaded.scenario, loaded.srcmap
     out: list[Problem] = []
     if len(game.proposals):
-        margins, signs = point_responses(game)
-        crossed = game.crosses_red_line(game.proposals)
+        from sim.domain.evaluate import point_responses
+
+        point = point_responses(game)
+        margins, signs, crossed = point["margins"], point["signs"], point["crossed"]
         for p, (pid, prop) in enumerate(sc.proposals.items()):
             for who in prop.by:
                 a = game.actor_index(who)
@@ -69,11 +54,7 @@ def _judgement_paths(sc) -> list[tuple[tuple, bool]]:
     for aid, actor in sc.actors.items():
         base = ("actors", aid)
         paths += [((*base, "weights", iid), False) for iid in actor.weights]
-        res = actor.reservation
-        if res.derive == "stated":
-            paths.append(((*base, "reservation", "value"), False))
-        elif "premium" in res.model_fields_set:
-            paths.append(((*base, "reservation", "premium"), False))
+        # Reservation values and value tables always cite a source (the schema requires it).
         strat = actor.strategy
         for name in ("exponent", "deadline", "floor", "temperature"):
             if name in strat.model_fields_set:
@@ -93,10 +74,7 @@ def _judgement_paths(sc) -> list[tuple[tuple, bool]]:
 def unmarked_judgements(loaded) -> list[Problem]:
     """Judgement numbers whose line, comment block or enclosing keys carry no `# J` mark, and no source."""
     srcmap = loaded.srcmap
-    try:
-        lines = Path(loaded.path).read_text(encoding="utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError):
-        return []
+    lines = loaded.raw.decode("utf-8-sig", errors="replace").splitlines()
     out = []
     for path, cited in _judgement_paths(loaded.scenario):
         if cited:

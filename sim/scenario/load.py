@@ -29,6 +29,7 @@ class LoadedScenario:
     path: Path
     sha256: str
     srcmap: SourceMap
+    raw: bytes = b""  # the file as read (consistency checks look at its comments)
 
     @property
     def name(self) -> str:
@@ -47,7 +48,7 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
         data = apply_overrides(data, overrides, srcmap)
     scenario = validate(data, srcmap, base_dir=path.parent)
     digest = hashlib.sha256(raw).hexdigest()
-    return LoadedScenario(scenario, path, digest, srcmap)
+    return LoadedScenario(scenario, path, digest, srcmap, raw)
 
 
 def validate(data: Any, srcmap: SourceMap, base_dir: Path | None = None) -> Scenario:
@@ -260,7 +261,7 @@ def cross_check(sc: Scenario, srcmap: SourceMap, base_dir: Path | None) -> list[
         strat = actor.strategy
         if strat.source is not None:
             cite(base + ("strategy",), strat.source, strat.quote)
-        if isinstance(strat.deadline, int) and not isinstance(strat.deadline, bool) and sc.protocol.horizon:
+        if isinstance(strat.deadline, int) and sc.protocol.horizon:
             out.append(p(base + ("strategy", "deadline"), "the talks have a calendar (protocol.horizon): "
                                                           "give the deadline as a date"))
         deadline_date = getattr(strat.deadline, "date", strat.deadline)

@@ -407,10 +407,6 @@ class Scenario(Strict):
         """The (fractional) round at which a date falls; round 0 is meta.as_of."""
         return (date - self.meta.as_of).days / self.protocol.round_days
 
-    def date_of_round(self, k: float) -> dt.date:
-        """The calendar date of round k."""
-        return self.meta.as_of + dt.timedelta(days=k * self.protocol.round_days)
-
 
 #: Rounds of an abstract game that gives neither a horizon nor max_rounds.
 DEFAULT_ROUNDS = 50
