@@ -7,6 +7,7 @@ same result alone or inside any batch; the model's own `rng` is never used for o
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import mesa
@@ -70,9 +71,6 @@ def _stream(seed: int, run: int, stream: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(int(run), stream))))
 
 
-_MASK64 = (1 << 64) - 1
-
-
 def _splitmix64(x: np.ndarray) -> np.ndarray:
     """SplitMix64's finaliser (Steele, Lea & Flood 2014): a bijective 64-bit mix, vectorised."""
     with np.errstate(over="ignore"):
@@ -85,8 +83,6 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
 def keyed_uniforms(seed: int, run_ids: np.ndarray, keys: list[str],
                    key_seeds: dict[str, int] | None = None) -> np.ndarray:
     """(R, K) uniforms in [0, 1), one per (run, key), each a pure function of (seed, run, key)."""
-    import zlib
-
     out = np.empty((len(run_ids), len(keys)))
     runs = np.asarray(run_ids, dtype=np.int64).astype(np.uint64)
     for k, key in enumerate(keys):
@@ -271,11 +267,11 @@ class NegotiationModel(mesa.Model):
         self.resume()
         self.paused_rounds += self.status == SUSPENDED
         was_active = self.active.copy()
-        if was_active.any():
+        if was_active.any():  # in a round where every run's talks are paused, nobody answers anything
             self.protocol.round(self)
-        if self.collect_rounds:
-            self._recorded = np.flatnonzero(was_active)
-            self.datacollector.collect(self)
+            if self.collect_rounds:
+                self._recorded = np.flatnonzero(was_active)
+                self.datacollector.collect(self)
         self.round += 1
         if self.round >= self.max_rounds:
             self.finish(self.active, OPEN_AT_HORIZON)

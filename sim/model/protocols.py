@@ -14,9 +14,6 @@ from sim.domain.utility import single_change_utilities
 
 PROTOCOLS: dict[str, type] = {}
 
-#: Rates in the protocols (the mediator's step, acceptance noise) are stated per this many days.
-REFERENCE_DAYS = 14.0
-
 
 def register(cls: type) -> type:
     """Make a protocol class available under its `name`."""
@@ -70,7 +67,7 @@ class Mediated:
         self.sweeps = int(game.protocol["moves_per_round"])
         # The step is a rate per two weeks of talks, so a finer or coarser clock (round_days)
         # moves the text as fast in calendar time.
-        self.step = float(game.protocol["mediator_step"]) * game.round_days / REFERENCE_DAYS
+        self.step = float(game.protocol["mediator_step"]) * game.rate_scale
         # Whoever may have to consent to something gets a say in the text from the start; the
         # mediator's own say is its bias, exactly, even when it is also a guarantor whose consent
         # counts (its yes is still needed to close, see NegotiationModel.close_round).
@@ -78,7 +75,8 @@ class Mediated:
         if self.mediator is not None:
             self.party_mask[self.mediator] = False
         # The mediator never tables an option that a party whose yes it needs will never sign.
-        self.penalty = np.where(game.forbidden_options(), -np.inf, 0.0)
+        self.forbidden = game.forbidden_options()
+        self.penalty = np.where(self.forbidden, -np.inf, 0.0)
 
     def start(self, model) -> None:
         """Table the opening text: the named initial proposal, or the best text at equal weights."""
@@ -130,30 +128,50 @@ class Mediated:
         return lam
 
     def rewrite(self, model, runs: np.ndarray) -> None:
-        """Coordinate ascent on the weighted Nash product, all issues at once, `sweeps` times.
+        """Monotone coordinate ascent on the weighted Nash product, `sweeps` steps.
 
         The mediator maximises sum_a lambda_a g(u_a - r_a), g a log that turns linear below a
         small surplus: with equal weights and a ZOPA this is the Nash bargaining solution
         (Nash 1950), and where some party is below its reservation value the linear part
         still points towards the zone of agreement. A weighted sum of utilities (the plain
         Ehtamo et al. search) jumps between the corners of a one-issue pie; the log does not.
+        Each step proposes every issue's best option at once; since the objective does not
+        separate by issue, that move is kept only if it beats the best single-issue move,
+        which is taken otherwise, so the objective never falls and the text never oscillates.
         """
         lam = self.objective_weights(model, runs)
         text = model.text[runs]
         prefs = model.prefs.take(runs)
-        reservation = model.reservation[runs][:, None, :]
-        space = self.game.space
-        offsets, n_options = space.offsets, space.n_options
+        reservation = model.reservation[runs]
+        game = self.game
+        offsets, n_options = game.space.offsets, game.space.n_options
+        issue_of = np.repeat(np.arange(len(n_options)), n_options)
+        rows = np.arange(len(runs))
         for _ in range(self.sweeps):
-            util = single_change_utilities(offsets, n_options, self.game.terms, prefs, text)
-            score = np.einsum("rca,ra->rc", surplus_score(util - reservation), lam) + self.penalty
-            new = text.copy()
+            util = single_change_utilities(offsets, n_options, game.terms, prefs, text)
+            # Ruled-out options count against a text, more than any gain in surplus could make up.
+            ruled_out = self.forbidden[text + offsets].sum(axis=1)
+            swapped = ruled_out[:, None] - self.forbidden[text + offsets][:, issue_of] + self.forbidden[None, :]
+            score = (np.einsum("rca,ra->rc", surplus_score(util - reservation[:, None, :]), lam)
+                     - RULED_OUT_COST * swapped)
+            jacobi = text.copy()
             for i, (start, n) in enumerate(zip(offsets, n_options)):
-                new[:, i] = np.argmax(score[:, start:start + n], axis=1)
+                jacobi[:, i] = np.argmax(score[:, start:start + n], axis=1)
+            jacobi_util = game.utilities(prefs, jacobi[:, None, :])[:, 0, :]
+            jacobi_score = (np.einsum("ra,ra->r", surplus_score(jacobi_util - reservation), lam)
+                            - RULED_OUT_COST * self.forbidden[jacobi + offsets].sum(axis=1))
+            best = np.argmax(score, axis=1)
+            single = text.copy()
+            single[rows, issue_of[best]] = best - offsets[issue_of[best]]
+            new = np.where((jacobi_score >= score[rows, best])[:, None], jacobi, single)
             if np.array_equal(new, text):
                 break
             text = new
         model.text[runs] = text
+
+
+#: What a ruled-out option costs a text in the mediator's objective: more than any surplus.
+RULED_OUT_COST = 1e6
 
 
 #: Below this surplus over its reservation value a party's term in the mediator's objective is linear.
