@@ -77,6 +77,8 @@ from dataclasses import dataclass
 from math import prod
 from typing import TYPE_CHECKING
 
+from sim.errors import UserError
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -124,6 +126,11 @@ class _Setup:
     offsets: np.ndarray
     n_options: np.ndarray
     defaults: np.ndarray
+    allowed: np.ndarray  # (O,) options no needed party has ruled out (Game.forbidden_options)
+
+    def signable(self, issues: list[int], combos: np.ndarray) -> np.ndarray:
+        """(M,) which partial deals over `issues` use only allowed options."""
+        return self.allowed[combos + self.offsets[np.asarray(issues, dtype=np.int64)]].all(axis=1)
 
 
 def _setup(game: Game, prefs: Preferences, run: int) -> _Setup:
@@ -148,7 +155,24 @@ def _setup(game: Game, prefs: Preferences, run: int) -> _Setup:
         offsets=game.space.offsets,
         n_options=game.space.n_options,
         defaults=np.array(game.space.defaults, dtype=np.int64),
+        allowed=_allowed(game),
     )
+
+
+def _allowed(game: Game) -> np.ndarray:
+    """Options left once the red lines of the parties whose yes a deal needs are taken out.
+
+    A red line takes its options out of the frontier, the ZOPA and the solutions alike, since
+    no deal containing them can be signed. (A consent party's red line on an issue where it has
+    no say is not taken out; see Game.forbidden_options.)
+    """
+    allowed = ~game.forbidden_options()
+    space = game.space
+    for i, (start, n) in enumerate(zip(space.offsets, space.n_options)):
+        if not allowed[start:start + n].any():
+            raise UserError(f"every option of {space.issue_ids[i]!r} is some party's red line: "
+                            "no deal can be signed")
+    return allowed
 
 
 # ---------------------------------------------------------------------------------------------
@@ -230,6 +254,7 @@ def _flags(st: _Setup, issues: list[int], combos: np.ndarray, with_flags: bool =
 
 def _table(game: Game, st: _Setup, issues: list[int], combos: np.ndarray, with_flags: bool) -> _Table:
     """A table of partial deals over `issues` (full contributions summed over those issues)."""
+    combos = combos[st.signable(issues, combos)]
     crit = np.concatenate([_contributions(game, st, issues, combos).sum(axis=2),
                            _flags(st, issues, combos, with_flags)], axis=1)
     deals = np.full((len(combos), game.space.n_issues), -1, dtype=np.int64)
@@ -430,14 +455,17 @@ def _group_frontier(game: Game, st: _Setup, group: list[int], thinning: _Thinnin
     # Fixing the condition issues makes every other issue of the group independent.
     parts = []
     for fixed in _product(st.n_options, cond):
+        if not st.signable(cond, fixed[None])[0]:
+            continue
         tables = [_table(game, st, cond, fixed[None], with_flags)]  # one row: the fixed condition issues
         for i in rest:
-            n_i = int(st.n_options[i])
-            combos = np.concatenate([np.repeat(fixed[None], n_i, axis=0), np.arange(n_i)[:, None]], axis=1)
+            options = np.flatnonzero(st.signable([i], np.arange(int(st.n_options[i]))[:, None]))
+            n_i = len(options)
+            combos = np.concatenate([np.repeat(fixed[None], n_i, axis=0), options[:, None]], axis=1)
             contrib = _contributions(game, st, cond + [i], combos)[:, :, -1]
             flags = _flags(st, [i], combos[:, -1:], with_flags)
             deals = np.full((n_i, n_issues), -1, dtype=np.int64)
-            deals[:, i] = np.arange(n_i)
+            deals[:, i] = options
             tables.append(_prune(_dedup(_Table(np.concatenate([contrib, flags], axis=1),
                                                np.ones(n_i, dtype=np.int64), deals)), n_util))
         parts.append(_merge_all(tables, n_util, thinning))
@@ -533,7 +561,8 @@ def _estimate_zopa(game: Game, st: _Setup, prefs: Preferences, run: int, samples
     rng = np.random.default_rng(seed)
     deals = np.stack([rng.integers(0, int(n), samples) for n in st.n_options], axis=1)
     util = game.utilities(prefs.take(slice(run, run + 1)), deals)[0]
-    hits = int(_in_zopa(st, util, _dormant_of_deals(st, deals)).sum())
+    signable = st.signable(list(range(len(st.n_options))), deals)
+    hits = int((_in_zopa(st, util, _dormant_of_deals(st, deals)) & signable).sum())
     z, n = 1.959964, samples
     p = hits / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)

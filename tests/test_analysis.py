@@ -48,8 +48,9 @@ def _tiny_game():
 
 def random_game(seed: int, n_options: list[int], n_actors: int = 4, n_terms: int = 0,
                 n_signatories: int | None = None, n_consent: int = 0, reservation: float | None = None,
-                n_proposals: int = 3):
-    """A synthetic Game: random weights and values, optional interaction terms and consent rules."""
+                n_proposals: int = 3, n_red_lines: int = 0):
+    """A synthetic Game: random weights and values, optional interaction terms, consent rules and
+    red lines (a signatory's anywhere, a consent party's only where its consent counts)."""
     rng = np.random.default_rng(seed)
     n_i = len(n_options)
     space = DealSpace(tuple(f"i{i}" for i in range(n_i)),
@@ -78,6 +79,19 @@ def random_game(seed: int, n_options: list[int], n_actors: int = 4, n_terms: int
     for _ in range(n_consent if n_sig < n_actors else 0):
         consent[int(rng.integers(0, n_i))].append(int(rng.integers(n_sig, n_actors)))
     res = rng.uniform(0.2, 0.6, n_actors) if reservation is None else np.full(n_actors, float(reservation))
+    red_lines = np.zeros((n_actors, n_flat), dtype=bool)
+    for _ in range(n_red_lines):
+        a = int(rng.integers(0, n_actors))
+        issues = [i for i in range(n_i) if a < n_sig or a in consent[i]]
+        if issues:
+            i = int(rng.choice(issues))
+            o = int(rng.integers(0, n_options[i]))
+            if a < n_sig or o != space.defaults[i]:  # keeping the status quo never needs a consent
+                red_lines[a, offsets[i] + o] = True
+    # Keep at least one option of every issue signable.
+    for i in range(n_i):
+        if red_lines[:, offsets[i]:offsets[i] + n_options[i]].any(axis=0).all():
+            red_lines[:, offsets[i]] = False
     return dataclasses.replace(
         _tiny_game(), name=f"random_{seed}", space=space,
         territory=Territory((), np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0),
@@ -89,7 +103,8 @@ def random_game(seed: int, n_options: list[int], n_actors: int = 4, n_terms: int
         capability=np.ones(n_actors), consent=tuple(tuple(sorted(set(c))) for c in consent),
         proposal_ids=tuple(f"p{k}" for k in range(n_proposals)),
         proposal_names=tuple(f"P{k}" for k in range(n_proposals)),
-        proposals=np.stack([rng.integers(0, n, n_proposals) for n in n_options], axis=1), protocol={})
+        proposals=np.stack([rng.integers(0, n, n_proposals) for n in n_options], axis=1), protocol={},
+        red_lines=red_lines, base_deadlines=np.ones(n_actors), derived_reservation=np.zeros(n_actors, dtype=bool))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -109,17 +124,21 @@ def brute_force(game) -> dict:
     prefs = game.central_preferences()
     deals = game.space.enumerate()
     u = game.utilities(prefs, deals)[0]
+    # A deal a needed party has ruled out can never be signed: it is not in the deal space analysed.
+    signable = ~game.crosses_red_line(deals)[:, game.parties].any(axis=1)
     r = prefs.reservation[0]
     need = np.zeros(u.shape, dtype=bool)
     need[:, game.signatories] = True
     for i, who in enumerate(game.consent):
         for a in who:
             need[:, a] |= deals[:, i] != game.space.defaults[i]
-    zopa = np.all(~need | (u >= r - TOL), axis=1)
-    pareto = ~brute_dominated(u)
+    zopa = np.all(~need | (u >= r - TOL), axis=1) & signable
+    pareto = np.zeros(len(u), dtype=bool)
+    pareto[signable] = ~brute_dominated(u[signable])
     zu = u[zopa]
     s = game.signatories
-    out = {"u": u, "deals": deals, "pareto": pareto, "zopa": zopa, "zopa_pareto": int((~brute_dominated(zu)).sum())}
+    out = {"u": u, "deals": deals, "pareto": pareto, "zopa": zopa, "zopa_pareto": int((~brute_dominated(zu)).sum()),
+           "u_signable": u[signable]}
     if len(zu):
         gains = np.maximum(zu[:, s] - r[s], 0)
         ideal = zu[:, s].max(axis=0)
@@ -171,7 +190,7 @@ def check_against_brute_force(game, result: dict) -> None:
         assert result["utilitarian"]["utilities"][s].sum() == pytest.approx(bf["utilitarian"], abs=1e-9)
         assert result["utilitarian_all"]["utilities"].sum() == pytest.approx(bf["utilitarian_all"], abs=1e-9)
     # Proposals
-    u_all = bf["u"]
+    u_all = bf["u_signable"]
     for p, rec in enumerate(result["proposals"]):
         up = game.utilities(prefs, game.proposals[p][None])[0, 0]
         np.testing.assert_allclose(rec["utilities"], up, atol=1e-12)
@@ -190,7 +209,8 @@ def check_against_brute_force(game, result: dict) -> None:
        n_actors=st.integers(2, 4), n_terms=st.integers(0, 4), n_signatories=st.integers(1, 4),
        n_consent=st.integers(0, 4), split=st.booleans())
 def test_exact_analysis_equals_brute_force(seed, n_options, n_actors, n_terms, n_signatories, n_consent, split):
-    game = random_game(seed, n_options, n_actors, n_terms, min(n_signatories, n_actors), n_consent)
+    game = random_game(seed, n_options, n_actors, n_terms, min(n_signatories, n_actors), n_consent,
+                       n_red_lines=seed % 4)
     # `split` forces groups linked by interactions to be solved by fixing their condition
     # issues instead of by listing them, so both exact paths are checked.
     with mock.patch.object(analysis, "_SPLIT_ABOVE", 0 if split else analysis._SPLIT_ABOVE):
@@ -361,9 +381,13 @@ def test_alaska_analysis_is_consistent(alaska):
         dormant = analysis._dormant_of_deals(analysis._setup(game, prefs, 0), point["deal_index"][None])[0]
         for c, a in enumerate(result["consent_actors"]):
             assert dormant[c] or u[game.actor_index(a)] >= r[game.actor_index(a)] - TOL
-    # No sampled deal dominates a frontier point, and every sampled deal is covered by one.
+    # The frontier is over signable deals: none crosses a needed party's red line.
+    assert not game.crosses_red_line(result["frontier_deals"])[:, game.parties].any()
+    # No sampled signable deal dominates a frontier point, and every one is covered by one.
     rng = np.random.default_rng(1)
-    deals = np.stack([rng.integers(0, n, 3000) for n in game.space.n_options], axis=1)
+    deals = np.stack([rng.integers(0, n, 30000) for n in game.space.n_options], axis=1)
+    deals = deals[~game.crosses_red_line(deals)[:, game.parties].any(axis=1)][:3000]
+    assert len(deals) > 2000
     u = game.utilities(prefs, deals)[0]
     front = result["frontier_utilities"]
     assert not brute_dominated(front[::7], u).any()
