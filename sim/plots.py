@@ -13,6 +13,7 @@ for whoever imports it (a notebook, the CLI, the tests).
 from __future__ import annotations
 
 import colorsys
+import datetime as dt
 import json
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
@@ -34,11 +35,15 @@ FIGSIZE = (10.0, 5.6)
 DPI = 150
 FORMATS = ("png", "svg", "pdf")
 
-OUTCOMES = ("agreement", "partial", "breakdown", "timeout")
+# Runs without agreement by the horizon are `open` (talks going) or `suspended` (paused);
+# `timeout` is how folders written before the calendar semantics name them.
+OUTCOMES = ("agreement", "partial", "breakdown", "open", "suspended")
 OUTCOME_LABELS = {
     "agreement": "Agreement",
     "partial": "Partial deal",
     "breakdown": "Breakdown",
+    "open": "Open (no deal, talks go on)",
+    "suspended": "Suspended (no deal, talks paused)",
     "timeout": "Timeout",
 }
 
@@ -480,8 +485,16 @@ def survival_figure(manifest: Mapping[str, Any], runs: pd.DataFrame) -> Figure:
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=1, frameon=False,
                   fontsize=_LABEL_SIZE - 1)
     ax.set_ylim(0, 1.0)
-    ax.set_xlabel("rounds completed")
-    ax.set_ylabel("share of runs with no agreement yet\n(breakdown, timeout, partial: never agree)")
+    as_of, days = manifest.get("as_of"), manifest.get("round_days")
+    if as_of and days and manifest.get("horizon"):
+        # The talks have a calendar: label rounds by the date they end on.
+        start = dt.date.fromisoformat(as_of)
+        ax.xaxis.set_major_formatter(
+            lambda v, _: (start + dt.timedelta(days=v * days)).strftime("%d %b %Y") if v >= 0 else "")
+        ax.set_xlabel(f"date (a round every {days:g} days from {as_of})")
+    else:
+        ax.set_xlabel("rounds completed")
+    ax.set_ylabel("share of runs with no agreement yet\n(partial, breakdown, no deal: never agree)")
     ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
     ax.grid(color="#E5E5E5", linewidth=0.8)
     ax.set_axisbelow(True)

@@ -106,7 +106,7 @@ def key_numbers(manifest: Mapping[str, Any], runs: pd.DataFrame) -> dict:
     families = []
     if k and "nearest_proposal" in agreed.columns:
         for pid, c in agreed["nearest_proposal"].fillna("").astype(str).value_counts().head(5).items():
-            families.append({"id": pid, "name": names.get(pid) or pid or "(no proposal)", "count": int(c),
+            families.append({"id": pid, "name": names.get(pid) or pid or "(no named proposal close)", "count": int(c),
                              "share": c / k})
     utilities = {}
     for a in actors:
@@ -119,9 +119,15 @@ def key_numbers(manifest: Mapping[str, Any], runs: pd.DataFrame) -> dict:
             "reservation": float(runs[f"reservation_{a}"].mean()) if f"reservation_{a}" in runs.columns and n else None,
         }
     walked = {}
-    if "walked_away" in runs.columns:
-        broke = runs.loc[outcome == "breakdown", "walked_away"].fillna("").astype(str)
-        walked = {a: int(c) for a, c in broke[broke != ""].value_counts().items()}
+    if "walked_away" in runs.columns and "suspensions" in runs.columns:
+        # Walking out pauses the talks; who did so last in each run that paused.
+        paused = runs.loc[runs["suspensions"] > 0, "walked_away"].fillna("").astype(str)
+        walked = {a: int(c) for a, c in paused[paused != ""].value_counts().items()}
+    curve = []
+    if k and manifest.get("horizon") and "round" in agreed.columns:
+        from sim.runner import agreement_by_date
+
+        curve = agreement_by_date(agreed["round"].to_numpy(), n, manifest)
     deals = []
     deal_cols = [c for c in runs.columns if c.startswith("deal_")]
     if k and deal_cols:
@@ -141,6 +147,7 @@ def key_numbers(manifest: Mapping[str, Any], runs: pd.DataFrame) -> dict:
         "families": families,
         "utilities": utilities,
         "walked_away": walked,
+        "by_date": curve,
         "top_deals": deals,
     }
 
@@ -195,6 +202,12 @@ def _cite(sc, source_id: str | None, quote: str | None) -> str:
     return f"{text}{link}"
 
 
+def _reservation_text(res) -> str:
+    if res.derive == "war":
+        return f"derived from the war (value of fighting on − its costs) + premium {_num(res.premium)}"
+    return _num(res.value)
+
+
 def _scenario_details(loaded, manifest: Mapping[str, Any]) -> str:
     from sim import plots
 
@@ -208,7 +221,7 @@ def _scenario_details(loaded, manifest: Mapping[str, Any]) -> str:
         kind = strat.kind + (f" (exponent {strat.exponent:g})" if strat.exponent else "")
         out.append(f"<tr><td><span class='swatch' style='background:{_e(colours[aid])}'></span>{_e(actor.name)}"
                    f" <code>{_e(aid)}</code></td><td>{_e(', '.join(actor.roles))}</td><td>{_e(kind)}</td>"
-                   f"<td>{_e(_num(actor.reservation.value))}</td>"
+                   f"<td>{_e(_reservation_text(actor.reservation))}</td>"
                    f"<td>{_cite(sc, actor.reservation.source, actor.reservation.quote)}</td></tr>")
     out.append("</table>")
 
@@ -301,8 +314,13 @@ def _numbers_html(manifest: Mapping[str, Any], nums: dict, pooled: str) -> str:
         out.append(f"<tr><td>{_e(plots.OUTCOME_LABELS.get(kind, kind))}</td><td class='num'>{c:,}</td>"
                    f"<td class='num'>{_pct(c / nums['runs'])}</td></tr>")
     out.append("</table>")
+    if nums["by_date"]:
+        out.append("<table><tr><th>agreement by</th><th class='num'>share of runs</th>"
+                   "<th class='num'>95% Wilson interval</th></tr>" + "".join(
+                       f"<tr><td>{_e(d)}</td><td class='num'>{_pct(p)}</td><td class='num'>{_pct(lo)}–{_pct(hi)}"
+                       "</td></tr>" for d, p, lo, hi in nums["by_date"]) + "</table>")
     if nums["walked_away"]:
-        out.append("<p>Walked away (breakdowns): " + ", ".join(
+        out.append("<p>Talks paused by a walk-out (last to walk out, per run): " + ", ".join(
             f"{_e(names.get(a, a))} {c:,}" for a, c in nums["walked_away"].items()) + ".</p>")
     if nums["families"]:
         out.append("<h3>Agreements by nearest named proposal</h3><table><tr><th>proposal</th>"
@@ -461,6 +479,14 @@ def build_report(results_dir: str | Path, sensitivity: str | Path | None = None)
     parts.append(_numbers_html(manifest, nums, pooled))
     if points is not None and len(points.columns) > 1:
         parts.append("<h2>Sweep</h2>" + _sweep_html(manifest, points))
+    drivers = root / "drivers.json"
+    if drivers.exists():
+        import json
+
+        from sim.drivers import drivers_text
+
+        parts.append("<h2>What drives this answer</h2><pre>"
+                     + _e(drivers_text(json.loads(drivers.read_text()))) + "</pre>")
     if sens is not None:
         parts.append("<h2>Sensitivity</h2>" + _sensitivity_html(manifest, sens))
     if analysis is not None:

@@ -46,9 +46,9 @@ _VALUES = {
               "de_facto_russia": 0.5, "none": 0.5, "strong": 1.0},
 }
 _RESERVATION = {"alpha": (0.3, 0.3), "beta": (0.3, 0.5), "gamma": (0.2, 0.2)}
-# 10-run cycle: 5 agreements, 1 partial, 2 breakdowns, 2 timeouts.
-DEFAULT_MIX = ("agreement", "breakdown", "agreement", "timeout", "agreement",
-               "partial", "agreement", "breakdown", "agreement", "timeout")
+# 10-run cycle: 5 agreements, 1 partial, 2 breakdowns, 1 open and 1 suspended at the horizon.
+DEFAULT_MIX = ("agreement", "breakdown", "agreement", "open", "agreement",
+               "partial", "agreement", "breakdown", "agreement", "suspended")
 MAX_ROUNDS = 20
 
 
@@ -107,9 +107,9 @@ def make_results(tmp_path: Path, n_runs: int = 40, seed: int = 0, *,
         outcome = mix[i % len(mix)] if mix else "agreement"
         point, run = i % points, i // points
         if agree_p is not None:
-            outcome = "agreement" if rng.uniform() < agree_p[point] else ("breakdown", "timeout")[i % 2]
+            outcome = "agreement" if rng.uniform() < agree_p[point] else ("breakdown", "open")[i % 2]
         deal = {iid: str(rng.choice(spec["options"])) for iid, spec in ISSUES.items()}
-        if outcome == "timeout":
+        if outcome in ("open", "suspended"):
             end = MAX_ROUNDS - 1
         else:
             end = int(rng.integers(0, MAX_ROUNDS - 1))

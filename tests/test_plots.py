@@ -148,10 +148,10 @@ def test_deal_families_use_proposal_names_and_count_agreements(loaded):
 
 
 def test_outcome_figure_with_a_single_outcome_kind(tmp_path):
-    manifest, runs, _ = plots.load_results(make_results(tmp_path, n_runs=7, outcomes=["timeout"]))
+    manifest, runs, _ = plots.load_results(make_results(tmp_path, n_runs=7, outcomes=["open"]))
     fig = plots.outcome_figure(manifest, runs)
     widths = [p.get_width() for p in _ax(fig, "outcomes").containers[0]]
-    assert sorted(widths) == [0, 0, 0, 7]
+    assert sorted(widths) == [0, 0, 0, 0, 7]
     assert any("no agreements" in t for t in _texts(fig))
 
 
@@ -177,7 +177,7 @@ def test_utility_boxes_use_actor_colours_and_reservations_sit_at_medians(loaded)
 
 
 def test_utility_figure_without_agreements_uses_all_runs(tmp_path):
-    manifest, runs, _ = plots.load_results(make_results(tmp_path, n_runs=6, outcomes=["breakdown", "timeout"]))
+    manifest, runs, _ = plots.load_results(make_results(tmp_path, n_runs=6, outcomes=["breakdown", "open"]))
     fig = plots.utility_figure(manifest, runs)
     assert "all 6 runs" in fig._suptitle.get_text()
     ax = _ax(fig, "utilities")
@@ -241,7 +241,7 @@ def test_survival_curve_starts_at_one_falls_and_ends_at_non_agreement_share(load
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["agreement", "partial", "breakdown", "timeout"]),
+@given(st.lists(st.tuples(st.sampled_from(["agreement", "partial", "breakdown", "open", "suspended"]),
                           st.integers(0, 9)), min_size=1, max_size=30))
 def test_no_deal_curve_counts_agreements_struck_before_each_round(rows):
     runs = pd.DataFrame(rows, columns=["outcome", "round"])
@@ -291,7 +291,7 @@ def test_plot_results_honours_out_and_rejects_unknown_formats(results, tmp_path,
 
 
 def test_plot_results_with_zero_agreements_and_empty_rounds(tmp_path):
-    folder = make_results(tmp_path, n_runs=5, outcomes=["breakdown", "timeout", "partial"], empty_rounds=True)
+    folder = make_results(tmp_path, n_runs=5, outcomes=["breakdown", "suspended", "partial"], empty_rounds=True)
     paths = plots.plot_results(folder)
     assert len(paths) == 4 and all(p.exists() for p in paths)
 
@@ -535,7 +535,7 @@ def test_trajectory_of_a_given_run_says_who_walked_away(loaded):
 
 
 def test_trajectory_without_agreements_shows_run_zero(tmp_path):
-    manifest, runs, rounds = plots.load_results(make_results(tmp_path, n_runs=3, outcomes=["timeout"]))
+    manifest, runs, rounds = plots.load_results(make_results(tmp_path, n_runs=3, outcomes=["open"]))
     assert plots.pick_run(runs, rounds) == (0, 0)
 
 

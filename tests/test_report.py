@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
+import html
 import json
 import re
 import subprocess
@@ -102,9 +103,10 @@ def test_report_states_the_key_numbers(full):
     assert f"Agreement in {len(agreed):,} of {n:,} runs: {len(agreed) / n:.1%}" in text
     assert f"95% Wilson interval {lo:.1%}–{hi:.1%}" in text
     assert "pooled over 2 parameter points" in text
-    for kind, label in plots.OUTCOME_LABELS.items():
+    for kind in plots.OUTCOMES:
         count = int((runs["outcome"] == kind).sum())
-        assert re.search(rf"<td>{label}</td><td class='num'>{count:,}</td>", text)
+        label = html.escape(plots.OUTCOME_LABELS[kind], quote=True)
+        assert re.search(rf"<td>{re.escape(label)}</td><td class='num'>{count:,}</td>", text)
     assert f"Median round of agreement: <b>{np.median(agreed['round']):.0f}</b>" in text
     top = agreed["nearest_proposal"].value_counts()
     names = {"split": "Split the difference", "maximal": "Beta&#x27;s maximum"}
