@@ -184,8 +184,7 @@ def bench_scenario(uncertain: bool, seed: int = BENCH_SEED) -> dict:
         return {"low": round(max(0.0, v - VALUE_SPREAD), 6), "high": round(min(1.0, v + VALUE_SPREAD), 6)}
 
     def strategy(kind: str, exponent: float) -> dict:
-        # patience beyond the horizon: nobody walks out (NegMAS's negotiators never do)
-        return {"kind": kind, "exponent": exponent, "patience": 1000}
+        return {"kind": kind, "exponent": exponent}
 
     return {
         "meta": {"name": "bench_4x10", "title": "Benchmark: 4 parties, 10 issues", "as_of": "2025-08-15",
@@ -204,7 +203,8 @@ def bench_scenario(uncertain: bool, seed: int = BENCH_SEED) -> dict:
             "reservation": {"value": BENCH_RESERVATION, **cite},
             "strategy": strategy(kind, exponent),
         } for a, (kind, exponent, _) in enumerate(BENCH_PARTIES)},
-        "protocol": {"kind": "alternating", "max_rounds": 100, "temperature": 0.0},
+        # patience beyond the last round: nobody walks out (NegMAS's negotiators never do)
+        "protocol": {"kind": "alternating", "max_rounds": 100, "temperature": 0.0, "patience_days": 3650},
     }
 
 

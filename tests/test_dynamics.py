@@ -46,7 +46,10 @@ def build(game, runs=6, seed=0):
 
 
 def test_static_results_unchanged_by_idle_dynamics(tmp_path):
-    static = compile_scenario(load_scenario(TINY).scenario)
+    # The same clock on both sides: the round length is the protocol's, not the war's.
+    (tmp_path / "tiny_source.txt").write_text((DATA / "tiny_source.txt").read_text())
+    (tmp_path / "static.yaml").write_text(TINY_TEXT)
+    static = compile_scenario(load_scenario(tmp_path / "static.yaml").scenario)
     idle = war_scenario(tmp_path)
     for seed in (0, 11):
         a = simulate_chunk(static, ChunkSpec(seed, 0, (0, 60)))

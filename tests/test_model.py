@@ -74,15 +74,21 @@ def test_everyone_accepts_a_deal_above_aspirations_in_round_zero(write_scenario)
 
 
 def test_unacceptable_text_is_never_agreed_without_noise(write_scenario):
-    # reservation values above anything alpha can get: alpha never signs, runs end without agreement
+    # alpha's reservation value is its best deal: only a text giving alpha everything clears it,
+    # and no such text leaves beta above its own, so no run ever agrees.
     text = TINY_TEXT.replace("reservation: {value: 0.3, source: notes, quote: alpha can fight on}",
                              "reservation: {value: 1.0, source: notes, quote: alpha can fight on}")
-    text = text.replace("  kind: mediated\n", "  kind: mediated\n  temperature: 0\n")
+    # Talks that never resume after a walk-out, so each run pauses exactly once.
+    text = text.replace("  kind: mediated\n", "  kind: mediated\n  temperature: 0\n  talks: {resume_probability: 0}\n")
     g = compile_scenario(load_scenario(write_scenario(text)).scenario)
-    runs = simulate_chunk(g, ChunkSpec(1, 0, (0, 30)))["runs"].to_pandas()
-    assert set(runs["outcome"]) <= {"open", "suspended"}
-    # alpha walks out: the talks pause (they are never ended by a patience counter)
-    assert (runs["suspensions"] > 0).all() and (runs["walked_away"] == "alpha").all()
+    out = simulate_chunk(g, ChunkSpec(1, 0, (0, 30)))
+    runs, rounds = out["runs"].to_pandas(), out["rounds"].to_pandas()
+    assert (runs["outcome"] == "suspended").all() and (runs["suspensions"] == 1).all()
+    # whoever walked out had been offered less than fighting on in its last round at the table
+    for _, run in runs.iterrows():
+        last = rounds[(rounds["run"] == run["run"]) & (rounds["actor"] == run["walked_away"])].iloc[-1]
+        assert run["walked_away"] in ("alpha", "beta") and last["utility"] < last["reservation"]
+        assert not last["accepted"]
 
 
 def test_outcome_codes_cover_every_run(game):

@@ -282,7 +282,7 @@ def test_manifest_holds_what_is_needed_to_reproduce(finished):
     assert set(manifest["libraries"]) >= {"numpy", "scipy", "pyarrow", "mesa"}
     assert manifest["libraries"]["numpy"] == np.__version__ and manifest["libraries"]["pyarrow"] == pa.__version__
     assert manifest["python"] and manifest["platform"] and manifest["cwd"]
-    assert "SeedSequence(seed, spawn_key=(point, run))" in manifest["seeding"]
+    assert "SeedSequence(seed, spawn_key=(run, stream))" in manifest["seeding"]
     started, ended = (time.strptime(manifest[k], "%Y-%m-%dT%H:%M:%SZ") for k in ("started", "finished"))
     assert started <= ended
     assert manifest["status"] == "complete" and manifest["rows"]["runs"] == 40

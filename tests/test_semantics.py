@@ -35,7 +35,7 @@ def test_rounds_follow_the_calendar(alaska):
     # 15 Aug to 31 Dec 2025 is 138 days: rounds on days 0, 14, ..., 126
     assert game.protocol["max_rounds"] == 10 == sc.n_rounds
     assert sc.round_at(sc.protocol.horizon) == pytest.approx(138 / 14)
-    assert str(sc.date_of_round(9)) == "2025-12-19"
+    assert game.date_of_round(9) == "2025-12-19"
 
 
 def test_agreement_curve_is_monotone_and_ends_at_the_horizon():
@@ -180,7 +180,9 @@ def test_nash_pie_agrees_near_the_nash_split_under_mediation():
 def test_shipped_scenarios_match_the_record_at_point_estimates():
     from sim.scenario.consistency import consistency_warnings
 
-    for path in (ALASKA, ROOT / "scenarios" / "peace_plan_nov_2025.yaml"):
+    examples = sorted((ROOT / "scenarios" / "examples").glob("*.yaml"))
+    assert len(examples) == 5
+    for path in (ALASKA, ROOT / "scenarios" / "peace_plan_nov_2025.yaml", *examples):
         loaded = load_scenario(path)
         assert consistency_warnings(loaded, compile_scenario(loaded.scenario)) == []
 
@@ -211,3 +213,42 @@ def test_explain_states_every_structural_knob(alaska):
     for knob in ("one round every 14 days", "acceptance temperature", "bias 0.3", "step 1",
                  "walks out after 42 days", "resume with probability 0.9", "derived from the war (Fearon)"):
         assert knob in text
+
+
+def test_jansen_total_index_known_answer():
+    # f depends on group 1 only: swapping group 1 changes f as much as resampling everything,
+    # swapping group 2 changes nothing.
+    from sim.drivers import _jansen
+
+    rng = np.random.default_rng(0)
+    x1_a, x1_b = rng.random(4000), rng.random(4000)
+    f_a, f_b = np.sin(6 * x1_a), np.sin(6 * x1_b)
+    rows = np.arange(4000)
+    assert _jansen(f_a, f_b, f_b, rows) == pytest.approx(1.0, abs=0.06)  # A with group 1 from B is f(B)
+    assert _jansen(f_a, f_b, f_a, rows) == 0.0
+
+
+def test_drivers_are_reproducible_and_in_range(alaska):
+    from sim.drivers import GROUPS, drivers, drivers_text
+
+    loaded, _ = alaska
+    a = drivers(loaded.scenario, rows=6, runs_per_row=6, seed=3, boot=20)
+    b = drivers(loaded.scenario, rows=6, runs_per_row=6, seed=3, boot=20)
+    assert a == b
+    assert set(a.total) == set(GROUPS) and all(v >= 0 for v in a.total.values())
+    assert 0.0 <= a.rate <= 1.0 and 0.0 <= a.chance <= 1.0
+    assert "structural knobs" in drivers_text(a)
+
+
+def test_report_shows_derived_reservations_and_the_date_curve(tmp_path):
+    from sim.report import build_report
+    from sim.sweep import JobSpec, run_job
+
+    result = run_job(JobSpec(kind="run", scenario=str(ALASKA), runs=300, seed=5, rounds=False), out=tmp_path / "r",
+                     argv=["test"], workers=1)
+    html = build_report(result.out)
+    assert "derived from the war" in html
+    import pandas as pd
+
+    assert (pd.read_parquet(result.out / "runs.parquet")["outcome"] == "agreement").any()
+    assert "<th>agreement by</th>" in html and "<td>2025-12-31</td>" in html
