@@ -44,7 +44,6 @@ RUNS = 600
 
 DYNAMICS = """
 dynamics:
-  round_days: 30
   horizon_rounds: 6
   front:
     north: {drift_km2_per_month: 12, sd_km2_per_month: 8}
@@ -64,7 +63,10 @@ def scenario_copy(folder: Path) -> Path:
     src = ROOT / "tests" / "data"
     (folder / "tiny_source.txt").write_bytes((src / "tiny_source.txt").read_bytes())
     path = folder / "tiny_war.yaml"
-    path.write_text((src / "tiny.yaml").read_text(encoding="utf-8") + DYNAMICS, encoding="utf-8")
+    # A round is a month: the clock is the protocol's.
+    text = (src / "tiny.yaml").read_text(encoding="utf-8").replace("  max_rounds: 20\n",
+                                                                    "  max_rounds: 20\n  round_days: 30\n")
+    path.write_text(text + DYNAMICS, encoding="utf-8")
     return path
 
 

@@ -42,8 +42,8 @@ OUTCOME_LABELS = {
     "agreement": "Agreement",
     "partial": "Partial deal",
     "breakdown": "Breakdown",
-    "open": "Open (no deal, talks go on)",
-    "suspended": "Suspended (no deal, talks paused)",
+    "open": "Open (talks go on)",
+    "suspended": "Suspended (talks paused)",
     "timeout": "Timeout",
 }
 
@@ -489,8 +489,9 @@ def survival_figure(manifest: Mapping[str, Any], runs: pd.DataFrame) -> Figure:
     if as_of and days and manifest.get("horizon"):
         # The talks have a calendar: label rounds by the date they end on.
         start = dt.date.fromisoformat(as_of)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
         ax.xaxis.set_major_formatter(
-            lambda v, _: (start + dt.timedelta(days=v * days)).strftime("%d %b %Y") if v >= 0 else "")
+            lambda v, _: (start + dt.timedelta(days=v * days)).strftime("%d %b\n%Y") if v >= 0 else "")
         ax.set_xlabel(f"date (a round every {days:g} days from {as_of})")
     else:
         ax.set_xlabel("rounds completed")
