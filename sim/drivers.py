@@ -60,6 +60,7 @@ class DriversResult:
     rows: int
     runs_per_row: int
     seed: int
+    knobs: tuple[str, ...] = tuple(STRUCTURAL_RANGES)
 
     def to_dict(self) -> dict:
         """A JSON-able record."""
@@ -67,12 +68,12 @@ class DriversResult:
                 "total": self.total, "low": self.low, "high": self.high, "agreement_rate": self.rate,
                 "chance": self.chance,
                 "rows": self.rows, "runs_per_row": self.runs_per_row, "seed": self.seed,
-                "structural_ranges": {k: list(v) for k, v in STRUCTURAL_RANGES.items()}}
+                "structural_ranges": {k: list(STRUCTURAL_RANGES[k]) for k in self.knobs}}
 
 
-def _knob_values(protocol, u: np.ndarray) -> dict:
+def _knob_values(protocol, u: np.ndarray, ranges: dict) -> dict:
     out = {}
-    for (name, (kind, lo, hi)), x in zip(STRUCTURAL_RANGES.items(), u):
+    for (name, (kind, lo, hi)), x in zip(ranges.items(), u):
         centre = float(getattr(protocol, name))
         out[name] = centre * (lo + x * (hi - lo)) if kind == "times" else lo + x * (hi - lo)
     return out
@@ -97,12 +98,17 @@ def _agreed(game, seed: int, run_ids: np.ndarray, param_seeds: dict[str, int], r
     return (model.status == AGREEMENT).astype(float)
 
 
-def drivers(scenario, rows: int = 48, runs_per_row: int = 24, seed: int = 0, boot: int = 400) -> DriversResult:
-    """Grouped total Sobol' indices of agreement by the horizon for a validated Scenario."""
+def drivers(scenario, rows: int = 48, runs_per_row: int = 24, seed: int = 0, boot: int = 400,
+            knobs: tuple[str, ...] | None = None) -> DriversResult:
+    """Grouped total Sobol' indices of agreement by the horizon for a validated Scenario.
+
+    `knobs` limits the structural group to some of STRUCTURAL_RANGES (default: all of them).
+    """
+    ranges = {k: v for k, v in STRUCTURAL_RANGES.items() if knobs is None or k in knobs}
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0xD21,)))
     seed_a, seed_b = (int(x) for x in rng.integers(0, 2**63 - 1, size=2))
-    knobs_a = rng.random((rows, len(STRUCTURAL_RANGES)))
-    knobs_b = rng.random((rows, len(STRUCTURAL_RANGES)))
+    knobs_a = rng.random((rows, len(ranges)))
+    knobs_b = rng.random((rows, len(ranges)))
     base = _game_for(scenario, {})
     paths = [p.path for p in base.params] + ([p.path for p in base.war.params] if base.war is not None else [])
     groups = {p: param_group(p) for p in paths}
@@ -115,8 +121,8 @@ def drivers(scenario, rows: int = 48, runs_per_row: int = 24, seed: int = 0, boo
     f_ab = {g: np.empty(rows) for g in GROUPS}
     run_ids = np.arange(runs_per_row)  # the same chance draws in every row and matrix
     for i in range(rows):
-        game_a = _game_for(scenario, _knob_values(scenario.protocol, knobs_a[i]))
-        game_b = _game_for(scenario, _knob_values(scenario.protocol, knobs_b[i]))
+        game_a = _game_for(scenario, _knob_values(scenario.protocol, knobs_a[i], ranges))
+        game_b = _game_for(scenario, _knob_values(scenario.protocol, knobs_b[i], ranges))
         y_a[i] = _agreed(game_a, seed, run_ids, seeds(set()), i)
         f_b[i] = _agreed(game_b, seed, run_ids, seeds(set(GROUPS)), i).mean()
         for g in GROUPS:
@@ -132,7 +138,7 @@ def drivers(scenario, rows: int = 48, runs_per_row: int = 24, seed: int = 0, boo
         samples = np.array([_jansen(f_a, f_b, f_ab[g], r) for r in boot_rows])
         low[g], high[g] = (float(x) for x in np.quantile(samples, [0.025, 0.975]))
     rate = float(np.concatenate([f_a, f_b]).mean())
-    return DriversResult(total, low, high, rate, chance, rows, runs_per_row, seed)
+    return DriversResult(total, low, high, rate, chance, rows, runs_per_row, seed, tuple(ranges))
 
 
 def _jansen(f_a: np.ndarray, f_b: np.ndarray, f_ab: np.ndarray, rows: np.ndarray) -> float:
