@@ -13,7 +13,7 @@ import argparse
 import time
 from pathlib import Path
 
-from sim.drivers import STRUCTURAL_RANGES, drivers, drivers_text
+from sim.drivers import OUTCOMES, STRUCTURAL_RANGES, drivers, drivers_text
 from sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,19 +27,22 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=128, help="input vectors per matrix")
     parser.add_argument("--runs", type=int, default=32, help="runs per input vector (chance)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--outcome", choices=sorted(OUTCOMES), default="signed",
+                        help="what counts as a yes: signed (agreement or ceasefire) or full agreement")
     parser.add_argument("--per-knob", action="store_true",
                         help="also the total index of each structural knob varied alone")
     args = parser.parse_args()
     for path in args.scenario:
         scenario = load_scenario(path).scenario
         start = time.perf_counter()
-        result = drivers(scenario, rows=args.rows, runs_per_row=args.runs, seed=args.seed)
-        print(f"{path.name}: agreement by the horizon {result.rate:.1%} over the design "
+        result = drivers(scenario, rows=args.rows, runs_per_row=args.runs, seed=args.seed, outcome=args.outcome)
+        print(f"{path.name}: {OUTCOMES[args.outcome]} {result.rate:.1%} over the design "
               f"({time.perf_counter() - start:.0f} s)")
         print(drivers_text(result))
         if args.per_knob:
             for knob in STRUCTURAL_RANGES:
-                alone = drivers(scenario, rows=args.rows, runs_per_row=args.runs, seed=args.seed, knobs=(knob,))
+                alone = drivers(scenario, rows=args.rows, runs_per_row=args.runs, seed=args.seed,
+                                knobs=(knob,), outcome=args.outcome)
                 lo, hi = alone.low["structural knobs"], alone.high["structural knobs"]
                 print(f"  {knob:<20} alone {alone.total['structural knobs']:5.2f}  ({lo:.2f}-{hi:.2f})")
         print()

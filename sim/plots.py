@@ -668,6 +668,8 @@ def _parameter_unit(path: str) -> str:
         return "utility shift"
     if parts[-1] in {"max_rounds", "patience", "deadline", "horizon_rounds"}:
         return "rounds"
+    if parts[-1].endswith("_days"):
+        return "days"
     if "km2" in parts[-1]:
         return "km²"
     return "scenario units"

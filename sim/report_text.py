@@ -37,16 +37,16 @@ def assumptions(sc: Scenario, game: Game) -> list[str]:
     talks = proto.talks
     return [
         "Assumptions (structural knobs, not findings; `negsim run --drivers` shows how much they matter):",
-        f"  talks followed {when}, one round every {proto.round_days:g} days ({game.protocol['max_rounds']} rounds)",
+        f"  talks followed {when}, one round every {sc.round_days:.3g} days ({game.protocol['max_rounds']} rounds)",
         f"  acceptance temperature {proto.temperature:g}"
         + (" with noisy rationality (may accept below reservation)" if proto.noisy_rationality
            else " (never accepts below its reservation value or across a red line)"),
         f"  mediator {proto.mediator or '-'}: bias {proto.mediator_bias:g} (its exact share of the mediator's "
-        f"objective), step {proto.mediator_step:g} per {REFERENCE_DAYS:g} days, {proto.moves_per_round} sweeps per round",
+        f"objective), step {proto.mediator_step:g} and {proto.moves_per_round} sweeps per {REFERENCE_DAYS:g} days",
         f"  a signatory walks out after {proto.patience_days:g} days of texts worse than fighting on; talks then "
         f"pause ~{talks.pause_days:g} days (exponential) and resume with probability {talks.resume_probability:g}",
-        f"  consent withheld {proto.consent_patience} rounds in a row ends in a ceasefire without settlement",
-    ] + ([f"  the value of fighting on looks {sc.dynamics.horizon_rounds} rounds ahead"] if sc.dynamics else [])
+        f"  consent withheld {proto.consent_patience_days:g} days running ends in a ceasefire without settlement",
+    ] + ([f"  the value of fighting on looks {sc.look_ahead_days:g} days ahead"] if sc.dynamics else [])
 
 
 def explain(sc: Scenario, game: Game, only: str | None = None) -> str:

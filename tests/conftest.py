@@ -81,11 +81,12 @@ def scripted_responses(monkeypatch, verdicts: dict[str, bool]):
     """Make each named actor accept (True) or reject (False) whatever is on the table."""
     from sim.model.agents import Actor
 
-    real = Actor.respond
+    real = Actor.acceptance_chance
 
-    def respond(self, utility, uniforms):
-        real(self, utility, uniforms)
+    def acceptance_chance(self, utility):
+        chance = real(self, utility)
         if self.actor_id in verdicts:
-            self.accepted = np.full_like(self.accepted, verdicts[self.actor_id])
+            chance = np.full_like(chance, 1.0 if verdicts[self.actor_id] else 0.0)
+        return chance
 
-    monkeypatch.setattr(Actor, "respond", respond)
+    monkeypatch.setattr(Actor, "acceptance_chance", acceptance_chance)

@@ -15,7 +15,7 @@ TINY_TEXT = TINY.read_text()
 def consent_game(write_scenario, initial: str):
     text = TINY_TEXT.replace("      strong: Article 5-like guarantee\n    default: none",
                              "      strong: Article 5-like guarantee\n    default: none\n    consent: [gamma]")
-    text = text.replace("  max_rounds: 20", f"  max_rounds: 20\n  initial_text: {initial}\n  consent_patience: 3")
+    text = text.replace("  max_rounds: 20", f"  max_rounds: 20\n  initial_text: {initial}\n  consent_patience_days: 42")
     return compile_scenario(load_scenario(write_scenario(text)).scenario)
 
 
@@ -42,7 +42,7 @@ def test_withheld_consent_ends_in_a_partial_outcome(write_scenario, monkeypatch)
     monkeypatch.setattr(type(model.protocol), "rewrite", lambda self, model, runs: None)
     model.run()
     assert (model.status == PARTIAL).all()
-    assert (model.end_round == 2).all()  # blocked in rounds 0, 1, 2 with consent_patience 3
+    assert (model.end_round == 2).all()  # blocked in rounds 0, 1, 2 with consent_patience_days 42 (3 rounds of 14 days)
     assert (model.vetoed_by == game.actor_index("gamma")).all()
 
 

@@ -32,10 +32,13 @@ def alaska_runs(alaska):
 def test_rounds_follow_the_calendar(alaska):
     loaded, game = alaska
     sc = loaded.scenario
-    # 15 Aug to 31 Dec 2025 is 138 days: rounds on days 0, 14, ..., 126
-    assert game.protocol["max_rounds"] == 10 == sc.n_rounds
-    assert sc.round_at(sc.protocol.horizon) == pytest.approx(138 / 14)
-    assert game.date_of_round(9) == "2025-12-19"
+    # 15 Aug 2025 to 30 Jun 2026 is 319 days, about 22.8 fortnights: 23 rounds of 13.87 days
+    # after the opening one, so the last round falls on the horizon, not 11 days before it
+    assert game.protocol["max_rounds"] == 24 == sc.n_rounds
+    assert sc.round_days == pytest.approx(319 / 23)
+    assert sc.round_at(sc.protocol.horizon) == pytest.approx(23)
+    assert game.date_of_round(23) == "2026-06-30"
+    assert game.date_of_round(1) == "2025-08-29"
 
 
 def test_agreement_curve_is_monotone_and_ends_at_the_horizon():
@@ -210,7 +213,7 @@ def test_explain_states_every_structural_knob(alaska):
 
     loaded, game = alaska
     text = explain(loaded.scenario, game)
-    for knob in ("one round every 14 days", "acceptance temperature", "bias 0.3", "step 1",
+    for knob in ("one round every 13.9 days", "acceptance temperature", "bias 0.3", "step 1",
                  "walks out after 42 days", "resume with probability 0.9", "derived from the war (Fearon)"):
         assert knob in text
 
@@ -226,6 +229,20 @@ def test_jansen_total_index_known_answer():
     rows = np.arange(4000)
     assert _jansen(f_a, f_b, f_b, rows) == pytest.approx(1.0, abs=0.06)  # A with group 1 from B is f(B)
     assert _jansen(f_a, f_b, f_a, rows) == 0.0
+
+
+def test_jansen_removes_chance_noise():
+    # A knob that only reshuffles which runs agree (the same probability in every row) drives
+    # nothing; without the paired correction its binomial noise would read as an index of ~0.5.
+    from sim.drivers import _jansen
+
+    rng = np.random.default_rng(1)
+    p = rng.random(400)[:, None]  # the inputs set each row's probability
+    y_a = (rng.random((400, 32)) < p).astype(float)
+    y_b = (rng.random((400, 32)) < rng.random(400)[:, None]).astype(float)
+    reshuffled = (rng.random((400, 32)) < p).astype(float)
+    assert _jansen(y_a, y_b, reshuffled, np.arange(400)) == pytest.approx(0.0, abs=0.03)
+    assert _jansen(y_a, y_b, y_b, np.arange(400)) == pytest.approx(1.0, abs=0.1)
 
 
 def test_drivers_are_reproducible_and_in_range(alaska):
@@ -252,3 +269,68 @@ def test_report_shows_derived_reservations_and_the_date_curve(tmp_path):
 
     assert (pd.read_parquet(result.out / "runs.parquet")["outcome"] == "agreement").any()
     assert "<th>agreement by</th>" in html and "<td>2025-12-31</td>" in html
+
+
+def _with_protocol(loaded, **changes):
+    sc = loaded.scenario
+    return sc.model_copy(update={"protocol": sc.protocol.model_copy(update=changes)})
+
+
+def test_hidden_flexibility_does_not_accumulate_over_rounds(alaska):
+    # The same text answered ten times is accepted by the same runs every time, with the
+    # logistic's chance: more rounds are not more coin tosses.
+    loaded, game = alaska
+    draws = RunDraws.draw(game, 3, np.arange(2000), game.protocol["max_rounds"])
+    model = NegotiationModel(game, game.sample_preferences(draws.params), draws, collect_rounds=False, rng=3)
+    ua = game.actor_index("ukraine")
+    actor = model.actors[ua]
+    actor.aspiration[:] = model.reservation[:, ua] + 0.05
+    utility = np.repeat(model.reservation[:, ua:ua + 1] + 0.03, game.n_actors, axis=1)
+    first = model.respond(utility)[:, ua].copy()
+    for _ in range(9):
+        assert np.array_equal(model.respond(utility)[:, ua], first)
+    temperature = game.protocol["temperatures"][ua]
+    expected = 1.0 / (1.0 + np.exp(0.02 / temperature))
+    assert first.mean() == pytest.approx(expected, abs=0.03)
+
+
+@pytest.mark.parametrize("round_days", [7, 28])
+def test_the_clocks_grain_leaves_calendar_quantities_alone(alaska, round_days):
+    from sim.domain.war import reservation_split
+
+    loaded, game = alaska
+    other = compile_scenario(_with_protocol(loaded, round_days=round_days))
+    prefs = game.central_preferences(derive=False)
+    base = reservation_split(game, prefs, game.war.drift[None], game.war.cost[None])
+    moved = reservation_split(other, prefs, other.war.drift[None], other.war.cost[None])
+    np.testing.assert_allclose(moved["reservation"], base["reservation"])  # a year ahead, at any grain
+    assert other.date_of_round(other.protocol["max_rounds"] - 1) == "2026-06-30"  # the last round on the horizon
+    days = {"patience": other.protocol["patience"][0] * other.round_days,
+            "consent_patience": other.protocol["consent_patience"] * other.round_days}
+    assert days["patience"] >= 42 and days["patience"] < 42 + other.round_days
+    assert days["consent_patience"] >= 56 and days["consent_patience"] < 56 + other.round_days
+
+
+def test_no_deadline_means_conceding_over_the_look_ahead_not_by_the_horizon(alaska):
+    loaded, game = alaska
+    eu = game.actor_index("europe")
+    assert loaded.scenario.actors["europe"].strategy.deadline is None
+    assert game.central_preferences().deadlines[0, eu] == pytest.approx(365 / game.round_days)
+    later = compile_scenario(_with_protocol(loaded, horizon=__import__("datetime").date(2027, 6, 30)))
+    assert later.central_preferences().deadlines[0, eu] * later.round_days == pytest.approx(365)
+
+
+def test_horizon_and_look_ahead_are_checked(write_scenario, capsys):
+    from sim.cli import main
+
+    text = (ROOT / "tests" / "data" / "tiny.yaml").read_text()
+    assert "max_rounds: 20" in text
+    early = write_scenario(text.replace("  max_rounds: 20", "  horizon: 2025-01-01"), "early.yaml")
+    assert main(["validate", str(early)]) != 0
+    assert "protocol.horizon" in capsys.readouterr().err
+    from pydantic import ValidationError
+
+    from sim.scenario.schema import Dynamics
+
+    with pytest.raises(ValidationError, match="not both"):
+        Dynamics(look_ahead_days=365, horizon_rounds=26)

@@ -104,7 +104,7 @@ class Game:
     def date_of_round(self, k: int) -> str:
         """The ISO date of round k (round 0 is the as-of date; an abstract game starts on 2000-01-01)."""
         start = dt.date.fromisoformat(self.as_of) if self.as_of else dt.date(2000, 1, 1)
-        return (start + dt.timedelta(days=k * self.round_days)).isoformat()
+        return (start + dt.timedelta(days=round(k * self.round_days))).isoformat()
 
     @property
     def n_actors(self) -> int:
@@ -222,12 +222,15 @@ def compile_scenario(sc: Scenario) -> Game:
             reservation[a] = put(actor.reservation.value, f"{base}.reservation.value", "reservation", (a,), 0.0, 1.0)
         deadline = actor.strategy.deadline
         if deadline is None:
-            deadlines[a] = n_rounds
+            # With no deadline of its own an actor concedes over the span it values fighting
+            # over (dynamics.look_ahead_days), not by the horizon: the horizon is the question
+            # asked of the model, and a schedule tied to it would pile agreements up against it.
+            deadlines[a] = max(sc.look_ahead_days / sc.round_days, 1.0) if sc.protocol.horizon else n_rounds
         elif isinstance(deadline, UncertainDate):
             mean = max(sc.round_at(deadline.date), 1.0)
             if deadline.sd_days > 0:
                 params.append(UncertainParameter(f"{base}.strategy.deadline", "deadline", (a,), True, mean,
-                                                 deadline.sd_days / proto.round_days, 1.0, np.inf))
+                                                 deadline.sd_days / sc.round_days, 1.0, np.inf))
             deadlines[a] = mean
         elif isinstance(deadline, dt.date):
             deadlines[a] = max(sc.round_at(deadline), 1.0)
@@ -291,8 +294,9 @@ def compile_scenario(sc: Scenario) -> Game:
             "max_rounds": n_rounds,
             "temperatures": tuple(proto.temperature if a.strategy.temperature is None else a.strategy.temperature
                                   for a in sc.actors.values()),
-            "patience": (rounds_of(proto.patience_days, proto.round_days),) * n_a,
-            "pause_rounds": proto.talks.pause_days / proto.round_days,
+            "patience": (rounds_of(proto.patience_days, sc.round_days),) * n_a,
+            "pause_rounds": proto.talks.pause_days / sc.round_days,
+            "consent_patience": rounds_of(proto.consent_patience_days, sc.round_days),
             "resume_probability": proto.talks.resume_probability,
         },
         war=compile_war(sc, space, territory, actor_ids),
@@ -301,7 +305,7 @@ def compile_scenario(sc: Scenario) -> Game:
         derived_reservation=np.array([a.reservation.derive == "war" for a in sc.actors.values()]),
         as_of=sc.meta.as_of.isoformat(),
         horizon=sc.protocol.horizon.isoformat() if sc.protocol.horizon else "",
-        round_days=float(proto.round_days),
+        round_days=sc.round_days,
     )
 
 

@@ -49,7 +49,7 @@ class War:
     """Everything the dynamics need, compiled once per scenario."""
 
     months_per_round: float
-    horizon: int
+    look_ahead_months: float  # how far ahead fighting on is valued, in calendar months
     drift: np.ndarray  # (T,) central drift, km²/month, + = Russia gains
     drift_sd: np.ndarray  # (T,) noise, km²/month
     cost: np.ndarray  # (A,) central cost per month, utility units
@@ -103,10 +103,10 @@ class War:
 
 
 def war_value(game, prefs, line: np.ndarray, drift: np.ndarray) -> np.ndarray:
-    """(R, A) each actor's utility of fighting on: the line (R, T) projected `horizon` rounds ahead
+    """(R, A) each actor's utility of fighting on: the line (R, T) projected `look_ahead_months` ahead
     at the drift (R, T), every policy issue at its status quo."""
     war = game.war
-    months = war.horizon * war.months_per_round
+    months = war.look_ahead_months
     projected = np.clip(line + months * drift / game.territory.area_km2, 0.0, 1.0)
     values = war.line_values(prefs.values, projected)
     moved = type(prefs)(prefs.weights, values, prefs.reservation, prefs.deltas, prefs.weight_totals,
@@ -124,7 +124,7 @@ def reservation_split(game, prefs, drift: np.ndarray, cost: np.ndarray) -> dict[
     war = game.war
     line0 = np.broadcast_to(war.share0, drift.shape)
     value = war_value(game, prefs, line0, drift)
-    costs = war.horizon * war.months_per_round * cost
+    costs = war.look_ahead_months * cost
     level = value - costs + prefs.reservation
     return {"war_value": value, "costs": costs, "premium": prefs.reservation, "level": level,
             "reservation": np.clip(level, 0.0, 1.0)}
@@ -197,8 +197,8 @@ def compile_war(sc, space, territory, actor_ids) -> War | None:
         events.append(WarEvent(at, ev.kind, ev.name, ev.probability, ev_costs, ev_drift, ev.pressure, weights))
 
     return War(
-        months_per_round=sc.protocol.round_days / DAYS_PER_MONTH,
-        horizon=dyn.horizon_rounds,
+        months_per_round=sc.round_days / DAYS_PER_MONTH,
+        look_ahead_months=sc.look_ahead_days / DAYS_PER_MONTH,
         drift=drift,
         drift_sd=drift_sd,
         cost=cost,

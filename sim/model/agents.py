@@ -44,32 +44,29 @@ class Actor(mesa.Agent):
         wanted = self.strategy.aspiration(state) - self.model.pressure[:, self.index]
         self.aspiration = np.clip(np.maximum(wanted, self.reservation), 0.0, 1.0)
 
-    def respond(self, utility: np.ndarray, uniforms: np.ndarray) -> None:
-        """Accept or reject the text on the table: logistic in the margin over max(aspiration, reservation).
+    def acceptance_chance(self, utility: np.ndarray) -> np.ndarray:
+        """The chance of accepting the text on the table: logistic in the margin
+        over max(aspiration, reservation); records the text's utility.
 
         The noise only blurs how far above its reservation value an actor insists on being:
         it never signs a text worth less than fighting on, nor one that crosses its red lines,
         unless the scenario asks for noisy rationality (`protocol.noisy_rationality`), where
-        the logistic applies across the reservation value too.
+        the logistic applies across the reservation value too. NegotiationModel.respond turns
+        the chance into this round's answer.
         """
         self.previous_utility = np.where(np.isnan(self.previous_utility), utility, self.utility)
         self.utility = utility
         margin = utility - np.maximum(self.aspiration, self.reservation)
         if self.temperature > 0:
-            p_accept = 0.5 * (1.0 + np.tanh(margin / (2.0 * self.temperature)))
-            # The logistic is the chance of saying yes within two weeks; a round of another
-            # length gets the matching per-round chance, so the clock's grain does not decide.
-            scale = self.model.game.rate_scale
-            if scale != 1.0:
-                p_accept = 1.0 - (1.0 - p_accept) ** scale
-            self.accepted = uniforms < p_accept
+            chance = 0.5 * (1.0 + np.tanh(margin / (2.0 * self.temperature)))
         else:
-            self.accepted = margin >= 0
+            chance = (margin >= 0).astype(float)
         game = self.model.game
         if not game.protocol.get("noisy_rationality", False):
-            self.accepted &= utility >= self.reservation
-        self.accepted &= ~game.crosses_red_line(self.model.text, self.index)
+            chance = np.where(utility >= self.reservation, chance, 0.0)
+        chance = np.where(game.crosses_red_line(self.model.text, self.index), 0.0, chance)
         self.stalled = np.where(utility < self.reservation, self.stalled + 1, 0)
+        return chance
 
     def walks_away(self) -> np.ndarray:
         """Runs in which this actor leaves the table.

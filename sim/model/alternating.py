@@ -352,9 +352,7 @@ class Alternating:
         utility = model.utilities(model.text[:, None, :])[:, 0, :]
         worth = utility * self.discount ** t
         stalled = proposer.stalled.copy()
-        for actor in actors:
-            actor.respond(worth[:, actor.index], model.draws.accept[:, t, actor.index])
-        proposer.accepted = np.ones(model.n_runs, dtype=bool)
+        model.respond(worth, proposer=p)
         # Patience, as in the mediated protocol, runs out on offers worth less than no deal,
         # but opening offers are meant to be extreme: only an offer that is also no better
         # than the same proposer's last one (it has stopped conceding) counts. The proposer's

@@ -68,7 +68,7 @@ class WarState:
         """Recompute line-tied option values and reservation values (Fearon; see sim.domain.war)."""
         model, war = self.model, self.war
         model.prefs.values[runs] = war.line_values(self.base_values[runs], self.line[runs])
-        horizon_months = war.horizon * war.months_per_round
+        horizon_months = war.look_ahead_months
         # Differences first: with an idle war they are exactly 0, so r stays exactly r(0).
         change = (self.war_value(runs) - self.war_value0[runs]) - horizon_months * (self.cost[runs] - self.cost0[runs])
         value = self.reservation0[runs] + change

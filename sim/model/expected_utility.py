@@ -326,9 +326,7 @@ class ExpectedUtility:
         for actor in model.actors:
             actor.concede()
         text_utility = model.utilities(model.text[:, None, :])[:, 0, :]
-        for actor in model.actors:
-            actor.respond(text_utility[:, actor.index], model.draws.accept[:, model.round, actor.index])
-        accepted = np.stack([a.accepted for a in model.actors], axis=1)
+        accepted = model.respond(text_utility)
         model.close_round(accepted)
         runs = np.flatnonzero(model.active)
         if runs.size:

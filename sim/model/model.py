@@ -29,7 +29,7 @@ class RunDraws:
     """Everything random about a batch of runs, drawn per run from that run's own streams."""
 
     params: np.ndarray  # (R, K) uniforms for the uncertain scenario numbers
-    accept: np.ndarray  # (R, max_rounds, A) uniforms for noisy acceptance
+    accept: np.ndarray  # (R, A) uniforms: each actor's hidden flexibility in each run (see respond)
     war: np.ndarray | None = None  # (R, K_war) uniforms for uncertain drift and costs
     front: np.ndarray | None = None  # (R, max_rounds, T) standard normals for front-line noise
     talks: np.ndarray | None = None  # (R, max_rounds, 2) uniforms: does a paused run resume, and when
@@ -49,7 +49,7 @@ class RunDraws:
         keys = run_ids if param_ids is None else np.asarray(param_ids, dtype=np.int64)
         runs, a = len(run_ids), game.n_actors
         params = keyed_uniforms(seed, keys, [p.path for p in game.params], param_seeds)
-        accept = np.empty((runs, max_rounds, a))
+        accept = np.empty((runs, a))
         talks = np.empty((runs, max_rounds, 2))
         war = front = events = None
         n_events = len(game.war.events) if game.war is not None else 0
@@ -58,7 +58,7 @@ class RunDraws:
             front = np.empty((runs, max_rounds, game.territory.n_regions))
             events = np.empty((runs, n_events))
         for r, run in enumerate(run_ids):
-            accept[r] = _stream(seed, run, ACCEPT_STREAM).random((max_rounds, a))
+            accept[r] = _stream(seed, run, ACCEPT_STREAM).random(a)
             talk = _stream(seed, run, TALKS_STREAM)
             talks[r] = talk.random((max_rounds, 2))
             if game.war is not None:
@@ -203,6 +203,26 @@ class NegotiationModel(mesa.Model):
             for k, actor in enumerate(self._consent_actor):
                 need[:, actor] |= departs[:, k]
         return need & ~self.signatory_mask
+
+    def respond(self, utility: np.ndarray, proposer: int | None = None) -> np.ndarray:
+        """Every actor answers the text on the table (utility (R, A)); returns the answers (R, A).
+
+        An actor accepts when the text's margin over its aspiration, plus its hidden
+        flexibility, is positive. The flexibility is one logistic draw per run and actor
+        (scale: the temperature), fixed for the whole run: it is the analyst's uncertainty about
+        how far above its reservation value the actor insists on being, not a coin tossed
+        afresh each round. So a text is accepted with probability logistic(margin /
+        temperature), as in a logit choice model, but the chance does not accumulate over
+        rounds: how many rounds the clock has (its grain, the horizon) cannot make an actor
+        sign what it would not sign once. A proposer (alternating offers) accepts its own offer.
+        """
+        chance = np.stack([a.acceptance_chance(utility[:, a.index]) for a in self.actors], axis=1)
+        accepted = self.draws.accept < chance
+        if proposer is not None:
+            accepted[:, proposer] = True
+        for actor in self.actors:
+            actor.accepted = accepted[:, actor.index]
+        return accepted
 
     def close_round(self, accepted: np.ndarray) -> None:
         """Apply the ending rules to this round's responses (R, A), shared by every protocol.

@@ -64,9 +64,9 @@ class Mediated:
         self.game = game
         self.mediator = game.mediator
         self.bias = float(game.protocol["mediator_bias"])
-        self.sweeps = int(game.protocol["moves_per_round"])
-        # The step is a rate per two weeks of talks, so a finer or coarser clock (round_days)
-        # moves the text as fast in calendar time.
+        # Step and sweeps are rates per two weeks of talks, so a finer or coarser clock
+        # (round_days) moves the text as fast in calendar time.
+        self.sweeps = max(1, round(int(game.protocol["moves_per_round"]) * game.rate_scale))
         self.step = float(game.protocol["mediator_step"]) * game.rate_scale
         # Whoever may have to consent to something gets a say in the text from the start; the
         # mediator's own say is its bias, exactly, even when it is also a guarantor whose consent
@@ -101,9 +101,7 @@ class Mediated:
         for actor in actors:
             actor.concede()
         text_utility = model.utilities(model.text[:, None, :])[:, 0, :]
-        for actor in actors:
-            actor.respond(text_utility[:, actor.index], model.draws.accept[:, model.round, actor.index])
-        accepted = np.stack([a.accepted for a in actors], axis=1)
+        accepted = model.respond(text_utility)
         model.close_round(accepted)
         runs = np.flatnonzero(model.active)
         if runs.size:

@@ -302,6 +302,8 @@ def cross_check(sc: Scenario, srcmap: SourceMap, base_dir: Path | None) -> list[
     proto = sc.protocol
     if proto.kind not in KNOWN_PROTOCOLS:
         out.append(p(("protocol", "kind"), f"unknown protocol {proto.kind!r} (known: {', '.join(KNOWN_PROTOCOLS)})"))
+    if proto.horizon is not None and proto.horizon <= sc.meta.as_of:
+        out.append(p(("protocol", "horizon"), f"the horizon must come after meta.as_of ({sc.meta.as_of})"))
     if proto.mediator is not None and proto.mediator not in actors:
         out.append(p(("protocol", "mediator"), f"unknown actor {proto.mediator!r} (known: {', '.join(actors)})"))
     if proto.kind == "mediated" and proto.mediator is None:

@@ -301,7 +301,9 @@ class Protocol(Strict):
     mediator_bias: Annotated[float, Field(ge=0, le=1)] = 0.3
     moves_per_round: Annotated[int, Field(ge=1, le=50)] = 2
     mediator_step: Annotated[float, Field(gt=0, le=100)] = 1.0
-    consent_patience: Annotated[int, Field(ge=1)] = 4
+    # The signatories settle for a ceasefire without a settlement (partial) after this long of
+    # accepting texts whose needed consent is withheld.
+    consent_patience_days: Annotated[float, Field(gt=0, le=3650)] = 56.0
     proposer_order: tuple[Id, ...] | None = None
     eu_q: Annotated[float, Field(ge=0, le=1)] = 1.0
     eu_compromise: Literal["least_move", "scholz_code"] = "least_move"
@@ -377,11 +379,21 @@ class Event(Cited):
 class Dynamics(Strict):
     """The war between rounds: front lines, costs, the value of fighting on, scheduled events."""
 
-    horizon_rounds: Annotated[int, Field(ge=1, le=10_000)] = 26
+    # How far ahead actors look when they value fighting on: a calendar span, so the grain of
+    # the talks' clock does not change it. `horizon_rounds` (rounds of the clock) is the older
+    # spelling, kept for abstract games; give at most one (neither: 364 days, 52 weeks).
+    look_ahead_days: Annotated[int, Field(ge=1, le=36_500)] | None = None
+    horizon_rounds: Annotated[int, Field(ge=1, le=10_000)] | None = None
     front: dict[Id, FrontDrift] = {}
     costs: dict[Id, WarCost] = {}
     events: tuple[Event, ...] = ()
     note: Text | None = None
+
+    @model_validator(mode="after")
+    def _one_look_ahead(self) -> "Dynamics":
+        if self.look_ahead_days is not None and self.horizon_rounds is not None:
+            raise ValueError("give look_ahead_days or horizon_rounds, not both")
+        return self
 
 
 class Scenario(Strict):
@@ -397,16 +409,40 @@ class Scenario(Strict):
 
     @property
     def n_rounds(self) -> int:
-        """How many rounds the talks have: one every round_days from as_of to the horizon inclusive."""
+        """How many rounds the talks have: about one every round_days from as_of to the horizon, both included."""
         proto = self.protocol
         if proto.horizon is not None:
-            return max(1, int((proto.horizon - self.meta.as_of).days // proto.round_days) + 1)
+            return max(1, round((proto.horizon - self.meta.as_of).days / proto.round_days)) + 1
         return proto.max_rounds or DEFAULT_ROUNDS
+
+    @property
+    def round_days(self) -> float:
+        """Days between rounds: round_days, stretched a little so the last round falls on the horizon.
+
+        Otherwise the days between the last round and the horizon would be lost to the talks,
+        and how many were lost would depend on the clock's grain.
+        """
+        proto = self.protocol
+        if proto.horizon is None:
+            return float(proto.round_days)
+        return (proto.horizon - self.meta.as_of).days / (self.n_rounds - 1)
+
+    @property
+    def look_ahead_days(self) -> float:
+        """How far ahead, in days, the actors look when they value fighting on."""
+        dyn = self.dynamics
+        if dyn is not None and dyn.horizon_rounds is not None:
+            return dyn.horizon_rounds * self.round_days
+        return float(dyn.look_ahead_days if dyn is not None and dyn.look_ahead_days is not None
+                     else DEFAULT_LOOK_AHEAD_DAYS)
 
     def round_at(self, date: dt.date) -> float:
         """The (fractional) round at which a date falls; round 0 is meta.as_of."""
-        return (date - self.meta.as_of).days / self.protocol.round_days
+        return (date - self.meta.as_of).days / self.round_days
 
 
 #: Rounds of an abstract game that gives neither a horizon nor max_rounds.
 DEFAULT_ROUNDS = 50
+
+#: How far ahead fighting on is valued when a scenario does not say: 52 weeks.
+DEFAULT_LOOK_AHEAD_DAYS = 364
