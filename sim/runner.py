@@ -272,7 +272,7 @@ def summarise(runs_path: Path, manifest: dict) -> str:
     source = pq.ParquetFile(runs_path)
     deal_cols = [c for c in source.schema_arrow.names if c.startswith("deal_")]
     outcomes, families, deals = Counter(), Counter(), Counter()
-    agreed_rounds = []
+    agreed_rounds, signed_rounds = [], []
     has_pauses = "suspensions" in source.schema_arrow.names
     paused = 0
     extra = ["suspensions"] if has_pauses else []
@@ -282,6 +282,7 @@ def summarise(runs_path: Path, manifest: dict) -> str:
         is_agreed = pc.equal(outcome, "agreement")
         agreed = batch.filter(is_agreed)
         agreed_rounds.append(agreed.column("round").to_numpy(zero_copy_only=False))
+        signed_rounds.append(batch.filter(pc.equal(outcome, "partial")).column("round").to_numpy(zero_copy_only=False))
         families.update(agreed.column("nearest_proposal").to_pylist())
         deals.update(zip(*(agreed.column(c).to_pylist() for c in deal_cols)))
         if has_pauses:
@@ -292,6 +293,12 @@ def summarise(runs_path: Path, manifest: dict) -> str:
     lines = [f"{n:,} runs of {manifest['scenario']['name']} (seed {manifest['seed']})",
              f"agreement rate {n_agreed / max(n, 1):.1%} (95% CI {lo:.1%}–{hi:.1%}); "
              + ", ".join(f"{k} {v:,}" for k, v in outcomes.most_common())]
+    n_signed = n_agreed + outcomes.get("partial", 0)
+    if n_signed > n_agreed:
+        lo, hi = wilson_interval(n_signed, n)
+        lines.append(f"signed by the horizon (agreement, or a ceasefire without settlement when a consent is "
+                     f"withheld) {n_signed / max(n, 1):.1%} (95% CI {lo:.1%}–{hi:.1%})")
+        lines.append(agreement_curve_text(np.concatenate(agreed_rounds + signed_rounds), n, manifest, "signed"))
     if n_agreed:
         rounds = np.concatenate(agreed_rounds)
         lines.append(agreement_curve_text(rounds, n, manifest))
@@ -335,10 +342,10 @@ def agreement_by_date(rounds: np.ndarray, n: int, manifest: dict) -> list[tuple[
     return out
 
 
-def agreement_curve_text(rounds: np.ndarray, n: int, manifest: dict) -> str:
-    """The agreement-by-date curve as one line of text."""
+def agreement_curve_text(rounds: np.ndarray, n: int, manifest: dict, what: str = "agreement") -> str:
+    """The agreement-by-date curve (or another ending's, named by `what`) as one line of text."""
     points = agreement_by_date(rounds, n, manifest)
-    return "agreement by date: " + ", ".join(f"{d} {p:.1%}" for d, p, _, _ in points)
+    return f"{what} by date: " + ", ".join(f"{d} {p:.1%}" for d, p, _, _ in points)
 
 
 def base_manifest(loaded, game: Game, argv: list[str], seed: int, runs: int, **parameters) -> dict:
