@@ -40,8 +40,8 @@ TINY = DATA / "tiny.yaml"
 
 
 def shipped_scenarios() -> list[Path]:
-    """Every scenario file shipped under scenarios/."""
-    return sorted((ROOT / "scenarios").rglob("*.yaml"))
+    """Every scenario file shipped under scenarios/ (observation files are not scenarios)."""
+    return sorted(p for p in (ROOT / "scenarios").rglob("*.yaml") if "observations" not in p.relative_to(ROOT).parts)
 
 
 def negsim_command() -> list[str]:
