@@ -12,11 +12,22 @@ import numpy as np
 from sim.model.strategies import ConcessionState, Strategy
 
 
+def acceptance_probability(margin: np.ndarray, temperature: float | np.ndarray) -> np.ndarray:
+    """P(accept) = logistic(margin / temperature); a step at 0 where the temperature is 0.
+
+    The temperature may be one number or one per run (calibration draws it per run).
+    """
+    temperature = np.asarray(temperature, dtype=float)
+    safe = np.where(temperature > 0, temperature, 1.0)
+    logistic = 0.5 * (1.0 + np.tanh(margin / (2.0 * safe)))
+    return np.where(temperature > 0, logistic, (margin >= 0).astype(float))
+
+
 class Actor(mesa.Agent):
     """A party to the talks: its strategy, its aspiration and its last response, per run."""
 
     def __init__(self, model: mesa.Model, index: int, actor_id: str, strategy: Strategy, deadline: np.ndarray,
-                 temperature: float, patience: int, signatory: bool):
+                 temperature: float | np.ndarray, patience: int, signatory: bool):
         super().__init__(model)
         self.index = index
         self.actor_id = actor_id
@@ -57,10 +68,7 @@ class Actor(mesa.Agent):
         self.previous_utility = np.where(np.isnan(self.previous_utility), utility, self.utility)
         self.utility = utility
         margin = utility - np.maximum(self.aspiration, self.reservation)
-        if self.temperature > 0:
-            chance = 0.5 * (1.0 + np.tanh(margin / (2.0 * self.temperature)))
-        else:
-            chance = (margin >= 0).astype(float)
+        chance = acceptance_probability(margin, self.temperature)
         game = self.model.game
         if not game.protocol.get("noisy_rationality", False):
             chance = np.where(utility >= self.reservation, chance, 0.0)
