@@ -149,7 +149,7 @@ def calibrate(spec: CalibrationSpec, out: str | Path | None = None, force: bool 
         raise _problem("--write", f"{target} exists; choose another with --write, or replace it with --force "
                                   "(nothing was written)", str(target))
     folder = ResultsFolder.create(out or default_out(loaded.name, "calibrate"), force=force)
-    outcomes = observations.outcomes()
+    outcomes = _outcomes_after_start(observations, game)
     if spec.method == "map":
         posterior = fit.fit_map(like)
     else:
@@ -207,6 +207,16 @@ def calibrate(spec: CalibrationSpec, out: str | Path | None = None, force: bool 
     folder.write_manifest(manifest)
     result["folder"] = str(folder.path)
     return Calibration(spec, like, posterior, loaded, observations, result)
+
+
+def _outcomes_after_start(observations, game) -> list:
+    """The outcome observations a run of this scenario can show: those that end after its as_of date.
+
+    A run starts at as_of; what happened to the talks before then is the scenario's starting
+    point, not something its runs can reproduce or contradict.
+    """
+    start = dt.date.fromisoformat(game.as_of)
+    return [o for o in observations.outcomes() if o.known_on > start]
 
 
 def _calibrated_path(scenario: Path) -> Path:
@@ -280,7 +290,7 @@ def backtest(spec: CalibrationSpec, cutoff: str, out: str | Path | None = None, 
     logging.getLogger("emcee").setLevel(logging.ERROR)
     posterior = (fit.fit_map(like) if spec.method == "map"
                  else fit.sample_emcee(like, spec.walkers, spec.steps, spec.seed, progress=progress))
-    train_outcomes = observations.outcomes()
+    train_outcomes = _outcomes_after_start(observations, game)
     draws = fit.thin(posterior.draws, spec.outcome_draws or 200, spec.seed)
     posterior.draws = draws
     if train_outcomes and spec.outcome_draws > 0:
