@@ -195,7 +195,7 @@ def _calibration_arguments(p: argparse.ArgumentParser) -> None:
                    help="what a recorded answer is scored against: the reservation value (default) or the "
                         "aspiration on the actor's concession schedule")
     p.add_argument("--walkers", type=_positive_int, default=32, help="emcee walkers (default 32)")
-    p.add_argument("--steps", type=_positive_int, default=2000, help="emcee steps per walker (default 2000)")
+    p.add_argument("--steps", type=_positive_int, default=4000, help="emcee steps per walker (default 4000)")
     p.add_argument("--outcome-draws", type=int, default=200,
                    help="posterior draws simulated for the outcome observations (default 200; 0 skips them)")
     p.add_argument("--runs-per-draw", type=_positive_int, default=32, help="runs per simulated draw (default 32)")

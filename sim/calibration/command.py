@@ -32,7 +32,7 @@ class CalibrationSpec:
     method: str = "emcee"  # or "map"
     margin: str = "reservation"
     walkers: int = 32
-    steps: int = 2000
+    steps: int = 4000
     seed: int = 0
     outcome_draws: int = 200  # posterior draws simulated for the outcome observations (0: skip)
     runs_per_draw: int = 32
