@@ -157,7 +157,7 @@ def test_a_file_may_name_its_scenario_by_absolute_path(write, alaska):
 
 def _entry(**fields) -> DecisionEntry:
     base = dict(id="x", date=dt.date(2025, 9, 1), proposal="p", actor="a", response="rejected",
-                confidence="high", reliability="A", source="s", quote="q")
+                confidence="high", reliability="A", source="s", quote="as the record says")
     return DecisionEntry(**(base | fields))
 
 
@@ -205,7 +205,7 @@ BAD = {
         "weight:", "decisions[1].weight", "expected a number, got '0.5'"),
     "weight as a boolean": (
         [("weight: 0.5", "weight: true")],
-        "weight:", "decisions[1].weight", "expected a number, got True"),
+        "weight:", "decisions[1].weight", "expected a number, got true (a boolean)"),
     "weight above one": (
         [("weight: 0.5", "weight: 1.5")],
         "weight:", "decisions[1].weight", "must be less than or equal to 1"),
@@ -227,7 +227,8 @@ BAD = {
         "date: 2026-01-05", "decisions[1].date", "after meta.as_of (2025-12-31)"),
     "date as a string": (
         [("date: 2025-10-17", 'date: "2025-10-17"')],
-        'date: "2025-10-17"', "decisions[1].date", "valid date"),
+        'date: "2025-10-17"', "decisions[1].date",
+        "expected a date, got '2025-10-17' (text; write the date without quotes)"),
     "unknown source": (
         [("    source: record\n    quote: \"Zelensky", "    source: reuters\n    quote: \"Zelensky")],
         "source: reuters", "decisions[0].source", "unknown source 'reuters'"),

@@ -30,13 +30,13 @@ from sim.domain.game import Game, compile_scenario
 from sim.errors import Problem, ScenarioError
 from sim.scenario.load import (LoadedScenario, _check_quote, _check_source_path, _pydantic_problems,
                                load_scenario)
-from sim.scenario.schema import Id, Response, Scenario, Source, Strict, Text
-from sim.scenario.yamlsrc import SourceMap, parse_yaml, read_bytes
+from sim.scenario.schema import MAX_DRIFT_KM2, Date, Id, Response, Scenario, Source, Strict, Text
+from sim.scenario.yamlsrc import SourceMap, not_regular, parse_yaml, read_bytes
 
-# Numbers and dates are strict: YAML's `"0.6"` (a string), `true` or a Unix timestamp standing
-# for a date would otherwise be coerced silently, and a typo would become data.
-Date = Annotated[dt.date, Field(strict=True)]
-Km2 = Annotated[float, Field(strict=True)]
+# Numbers and dates are strict, as everywhere in the format (see Strict): YAML's `"0.6"` (a
+# string), `true` or a Unix timestamp standing for a date would otherwise be coerced silently,
+# and a typo would become data. A month's front figure is bounded like a scenario's drift.
+Km2 = Annotated[float, Field(strict=True, ge=-MAX_DRIFT_KM2, le=MAX_DRIFT_KM2)]
 Weight = Annotated[float, Field(strict=True, ge=0, le=1)]
 Month = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
 Confidence = Literal["high", "medium", "low"]
@@ -345,11 +345,15 @@ def _load_named_scenario(obs: Observations, srcmap: SourceMap, path: Path) -> Lo
     where = ("meta", "scenario")
     try:
         target = path.parent / rel  # an absolute path replaces the folder
-        found = target.is_file()
+        st = target.stat()
+    except FileNotFoundError:
+        st = None
     except (OSError, ValueError):  # a NUL byte or an unencodable name
         raise ScenarioError([srcmap.problem(where, f"{rel!r} is not a usable file name")]) from None
-    if not found:
+    if st is None:
         raise ScenarioError([srcmap.problem(where, f"no scenario file {rel!r} (the path is relative to this file)")])
+    if problem := not_regular(st):
+        raise ScenarioError([srcmap.problem(where, f"{rel!r} is {problem}")])
     try:
         return load_scenario(target)
     except ScenarioError as exc:

@@ -109,7 +109,9 @@ def sample_parameters(params: tuple[UncertainParameter, ...], uniforms: np.ndarr
         from scipy.special import ndtr, ndtri  # scipy costs ~0.3 s to import; only sampling needs it
 
         sd = np.where(b > 0, b, 1.0)
-        p_lo, p_hi = ndtr((lo - a) / sd), ndtr((hi - a) / sd)
+        # A tiny sd (5e-324 is a valid one) makes these overflow to +-inf, where ndtr is exact.
+        with np.errstate(over="ignore"):
+            p_lo, p_hi = ndtr((lo - a) / sd), ndtr((hi - a) / sd)
         z = ndtri(np.clip(p_lo + uniforms * (p_hi - p_lo), 1e-12, 1 - 1e-12))
         trunc = np.where(b > 0, np.clip(a + sd * z, lo, hi), np.clip(a, lo, hi))
         out = np.where(normal, trunc, out)

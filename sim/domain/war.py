@@ -95,8 +95,11 @@ class War:
                              stated)
         to_ukraine = np.where(self.ukraine_option[region] >= 0,
                               base[:, :, np.maximum(self.ukraine_option[region], 0)], stated)
-        up = np.clip((s - s0) / np.where(s0 < 1, 1 - s0, 1.0), 0.0, 1.0)[:, None, :]
-        down = np.clip((s0 - s) / np.where(s0 > 0, s0, 1.0), 0.0, 1.0)[:, None, :]
+        # A share within a hair of 0 or 1 (5e-324 is a valid one) overflows these ratios to inf,
+        # which the clip makes exactly 1.
+        with np.errstate(over="ignore"):
+            up = np.clip((s - s0) / np.where(s0 < 1, 1 - s0, 1.0), 0.0, 1.0)[:, None, :]
+            down = np.clip((s0 - s) / np.where(s0 > 0, s0, 1.0), 0.0, 1.0)[:, None, :]
         moved = stated + up * (to_russia - stated) + down * (to_ukraine - stated)
         out[:, :, self.line_options] = np.clip(moved, 0.0, 1.0)
         return out

@@ -19,7 +19,10 @@ def acceptance_probability(margin: np.ndarray, temperature: float | np.ndarray) 
     """
     temperature = np.asarray(temperature, dtype=float)
     safe = np.where(temperature > 0, temperature, 1.0)
-    logistic = 0.5 * (1.0 + np.tanh(margin / (2.0 * safe)))
+    # A tiny temperature (1e-300 is a valid one) makes margin / temperature overflow to +-inf,
+    # where tanh is exactly +-1: the step it tends to.
+    with np.errstate(over="ignore"):
+        logistic = 0.5 * (1.0 + np.tanh(margin / (2.0 * safe)))
     return np.where(temperature > 0, logistic, (margin >= 0).astype(float))
 
 

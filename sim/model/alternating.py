@@ -123,7 +123,8 @@ def _argmax_deal(game: Game, score: np.ndarray) -> np.ndarray:
 def undiscount(value: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """value / scale, where a scale that underflowed to 0 makes any positive value unreachable."""
     out = np.where(value > 0, np.inf, 0.0)
-    return np.divide(value, scale, out=out, where=scale > 0)
+    with np.errstate(over="ignore"):  # a scale that nearly underflowed: the value is out of reach (inf)
+        return np.divide(value, scale, out=out, where=scale > 0)
 
 
 def _normalised(weights: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -111,7 +111,13 @@ class Mediated:
             if self.mediator is not None:
                 parties[:, self.mediator] = False
             rejecting = ~accepted[runs] & parties
-            weights = model.mediator_weights[runs] * np.exp(self.step * shortfall * rejecting)
+            lam = model.mediator_weights[runs]
+            push = np.where(lam > 0, self.step * shortfall * rejecting, 0.0)
+            # exp() overflows above ~709: then scale the row by exp(-max), which normalising undoes
+            # (the largest push has a positive weight, so the row keeps a positive sum).
+            top = push.max(axis=1, keepdims=True)
+            push = np.where(top > 700.0, push - top, push)
+            weights = lam * np.exp(push)
             model.mediator_weights[runs] = weights / weights.sum(axis=1, keepdims=True)
             self.rewrite(model, runs)
 

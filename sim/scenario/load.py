@@ -6,7 +6,10 @@ Every problem found is reported at once, each as `file:line: field.path: message
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
+import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,10 +18,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from sim.errors import Problem, ScenarioError
-from sim.scenario.schema import Number, Scenario, Uncertain, number_bounds
-from sim.scenario.yamlsrc import SourceMap, parse_yaml, read_bytes
+from sim.scenario.schema import (MAX_DRIFT_KM2, MAX_ROUNDS, MAX_WEIGHT, Number, Scenario, Uncertain, central,
+                                 number_bounds)
+from sim.scenario.yamlsrc import SourceMap, not_regular, parse_yaml, read_bytes, read_regular
 
 KNOWN_PROTOCOLS = ("mediated", "alternating", "expected_utility")
+
+#: The largest local copy of a source whose quotes are checked (read whole, so bounded).
+MAX_SOURCE_BYTES = 20_000_000
 
 
 @dataclass(frozen=True)
@@ -68,10 +75,12 @@ def validate(data: Any, srcmap: SourceMap, base_dir: Path | None = None) -> Scen
 
 _TYPE_ERRORS = {"float_type", "float_parsing", "dict_type", "model_type", "string_type",
                 "model_attributes_type", "int_type", "int_parsing", "tuple_type", "literal_error",
-                "bool_type", "bool_parsing", "is_instance_of"}
+                "bool_type", "bool_parsing", "is_instance_of", "date_type", "date_parsing"}
 _EXPECTS = {"float_type": "a number", "float_parsing": "a number", "dict_type": "a mapping",
             "model_type": "a mapping", "model_attributes_type": "a mapping", "string_type": "text",
-            "int_type": "a whole number", "int_parsing": "a whole number", "tuple_type": "a list"}
+            "int_type": "a whole number", "int_parsing": "a whole number", "tuple_type": "a list",
+            "bool_type": "true or false", "bool_parsing": "true or false", "date_type": "a date",
+            "date_parsing": "a date"}
 
 
 def _locate(loc: tuple, data: Any, kind: str) -> tuple:
@@ -114,10 +123,10 @@ def _pydantic_problems(exc: ValidationError, srcmap: SourceMap, data: Any) -> li
             messages = list(dict.fromkeys(_message(e) for e in specific))
         elif len(errs) > 1:
             wants = list(dict.fromkeys(_EXPECTS.get(e["type"], e["msg"]) for e in errs))
-            messages = [f"expected {' or '.join(wants)}, got {_show(errs[0].get('input'))}"
+            messages = [f"expected {' or '.join(wants)}, got {_got(errs[0].get('input'), wants)}"
                         if "a number" not in wants or "a mapping" not in wants
                         else f"expected a number or an uncertain number {{mean, sd}} / {{low, high}}, "
-                             f"got {_show(errs[0].get('input'))}"]
+                             f"got {_got(errs[0].get('input'), wants)}"]
         else:
             messages = [_message(errs[0])]
         for message in messages:
@@ -136,7 +145,9 @@ def _message(err: dict) -> str:
     if kind == "string_pattern_mismatch" and "a-z" in msg:
         return f"{_show(err.get('input'))} is not a valid id (lower-case letters, digits and _, starting with a letter)"
     if kind in _EXPECTS:
-        return f"expected {_EXPECTS[kind]}, got {_show(err.get('input'))}"
+        return f"expected {_EXPECTS[kind]}, got {_got(err.get('input'), [_EXPECTS[kind]])}"
+    if kind == "literal_error":
+        return f"expected {msg.removeprefix('Input should be ')}, got {_got(err.get('input'), [])}"
     if kind == "finite_number":
         return f"expected a finite number, got {_show(err.get('input'))}"
     if kind in {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}:
@@ -145,22 +156,87 @@ def _message(err: dict) -> str:
 
 
 def _show(value: Any) -> str:
-    try:
-        text = repr(value)
-    except ValueError:  # an int too long to print (a hex literal of thousands of digits)
-        text = "a number too long to show"
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as YAML spells it
+    if value is None:
+        return "null"
+    if isinstance(value, float) and math.isfinite(value) and value == int(value) and abs(value) >= 1e16:
+        text = f"{value:g}"  # 1e+308, not 1e308 written out
+    elif isinstance(value, _dt.date):
+        text = value.isoformat(sep=" ") if isinstance(value, _dt.datetime) else value.isoformat()
+    else:
+        try:
+            text = repr(value)
+        except ValueError:  # an int too long to print (a hex literal of thousands of digits)
+            text = "a number too long to show"
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _got(value: Any, wanted: list[str]) -> str:
+    """A wrong-typed input, shown with what YAML made of it: `true (a boolean)`, `'0.06' (text)`."""
+    shown = _show(value)
+    if isinstance(value, bool):
+        return f"{shown} (a boolean)"
+    if isinstance(value, (int, float)):
+        return shown if shown == "a number too long to show" else f"{shown} (a number)"
+    if isinstance(value, _dt.datetime):
+        return f"{shown} (a date and time)"
+    if isinstance(value, _dt.date):
+        return f"{shown} (a date)"
+    if isinstance(value, str):
+        hint = ""
+        if any("number" in w for w in wanted) and _looks_like(value, float):
+            hint = "; write the number without quotes"
+        elif "a date" in wanted and _looks_like(value, _dt.date.fromisoformat):
+            hint = "; write the date without quotes"
+        elif "true or false" in wanted and value.strip() in ("true", "false"):
+            hint = "; write true or false without quotes"
+        return f"{shown} (text{hint})"
+    if isinstance(value, list):
+        return f"{shown} (a list)"
+    if isinstance(value, dict):
+        return f"{shown} (a mapping)"
+    return shown
+
+
+def _looks_like(text: str, parse) -> bool:
+    try:
+        parse(text.strip())
+    except (ValueError, TypeError):
+        return False
+    return True
 
 
 def _check_number(problems: list, srcmap: SourceMap, path: tuple, value: Number, lo: float, hi: float,
                   what: str) -> None:
+    """A number (plain or uncertain) lies in [lo, hi], and an uncertain one's sd is at most hi - lo."""
     if isinstance(value, Uncertain):
         for bound in ("mean", "low", "high"):
             v = getattr(value, bound)
             if v is not None and not lo <= v <= hi:
-                problems.append(srcmap.problem(path + (bound,), f"{what} {bound} {v} is outside [{lo}, {hi}]"))
+                problems.append(srcmap.problem(path + (bound,), f"{what} {bound} {_show(v)} is outside "
+                                                                f"[{_show(lo)}, {_show(hi)}]"))
+        if value.sd is not None and value.sd > hi - lo:
+            problems.append(srcmap.problem(path + ("sd",), f"{what} sd {_show(value.sd)} is wider than the "
+                                                           f"whole range [{_show(lo)}, {_show(hi)}]"))
     elif not lo <= value <= hi:
-        problems.append(srcmap.problem(path, f"{what} {value} is outside [{lo}, {hi}]"))
+        problems.append(srcmap.problem(path, f"{what} {_show(value)} is outside [{_show(lo)}, {_show(hi)}]"))
+
+
+def _zero_in_every_draw(weight: Number) -> bool:
+    """Whether a weight is 0 whatever is drawn (0, `{mean: 0, sd: 0}`, `{low: 0, high: 0}`, ...)."""
+    return number_bounds(weight, 0.0, MAX_WEIGHT)[1] <= 0
+
+
+def _check_weights(out: list, srcmap: SourceMap, path: tuple, weights: dict) -> None:
+    """An actor's weights are not all zero in any draw and sum to a positive number at their central values."""
+    if not weights:
+        return
+    if all(_zero_in_every_draw(w) for w in weights.values()):
+        out.append(srcmap.problem(path, "all weights are zero; at least one issue must matter"))
+    elif sum(max(central(w), 0.0) for w in weights.values()) <= 0:
+        out.append(srcmap.problem(path, "the weights sum to zero at their central values (means or "
+                                        "midpoints); at least one issue must matter"))
 
 
 def cross_check(sc: Scenario, srcmap: SourceMap, base_dir: Path | None) -> list[Problem]:
@@ -191,9 +267,8 @@ def cross_check(sc: Scenario, srcmap: SourceMap, base_dir: Path | None) -> list[
         for iid, w in actor.weights.items():
             if iid not in issues:
                 out.append(p(base + ("weights", iid), f"unknown issue {iid!r} (known: {', '.join(issues)})"))
-            _check_number(out, srcmap, base + ("weights", iid), w, 0.0, 1e6, "weight")
-        if actor.weights and all(number_bounds(w, 0, 1e6)[1] <= 0 for w in actor.weights.values()):
-            out.append(p(base + ("weights",), "all weights are zero; at least one issue must matter"))
+            _check_number(out, srcmap, base + ("weights", iid), w, 0.0, MAX_WEIGHT, "weight")
+        _check_weights(out, srcmap, base + ("weights",), actor.weights)
         if not actor.weights:
             out.append(p(base, "no weights: say which issues matter to this actor"))
         for iid, table in actor.values.items():
@@ -212,7 +287,7 @@ def cross_check(sc: Scenario, srcmap: SourceMap, base_dir: Path | None) -> list[
             if missing:
                 out.append(p(tpath + ("options",), f"no value for option(s) {', '.join(missing)}"))
         for iid in actor.weights:
-            if iid in issues and iid not in actor.values and number_bounds(actor.weights[iid], 0, 1e6)[1] > 0:
+            if iid in issues and iid not in actor.values and not _zero_in_every_draw(actor.weights[iid]):
                 out.append(p(base + ("weights", iid), f"issue {iid!r} has a weight but no values table"))
         for iid in actor.values:
             if iid in issues and iid not in actor.weights:
@@ -300,6 +375,10 @@ def cross_check(sc: Scenario, srcmap: SourceMap, base_dir: Path | None) -> list[
         _check_dynamics(sc, out, srcmap, cite)
 
     proto = sc.protocol
+    if proto.horizon is not None and proto.horizon > sc.meta.as_of and sc.n_rounds > MAX_ROUNDS:
+        out.append(p(("protocol", "round_days"), f"a round every {_show(proto.round_days)} days from "
+                                                 f"{sc.meta.as_of} to {proto.horizon} makes {sc.n_rounds:,} "
+                                                 f"rounds; at most {MAX_ROUNDS:,}"))
     if proto.kind not in KNOWN_PROTOCOLS:
         out.append(p(("protocol", "kind"), f"unknown protocol {proto.kind!r} (known: {', '.join(KNOWN_PROTOCOLS)})"))
     if proto.horizon is not None and proto.horizon <= sc.meta.as_of:
@@ -336,6 +415,8 @@ def _check_dynamics(sc: Scenario, out: list, srcmap: SourceMap, cite) -> None:
     for iid, front in dyn.front.items():
         path = ("dynamics", "front", iid)
         region(path, iid)
+        _check_number(out, srcmap, path + ("drift_km2_per_month",), front.drift_km2_per_month, -MAX_DRIFT_KM2,
+                      MAX_DRIFT_KM2, "drift")
         if front.source is not None:
             cite(path, front.source, front.quote)
     for aid, cost in dyn.costs.items():
@@ -344,6 +425,17 @@ def _check_dynamics(sc: Scenario, out: list, srcmap: SourceMap, cite) -> None:
         _check_number(out, srcmap, path + ("per_month",), cost.per_month, 0.0, 1.0, "cost")
         if cost.source is not None:
             cite(path, cost.source, cost.quote)
+    # What weights events leave each actor with, in the order the events happen.
+    when = {k: (sc.round_at(e.date) if e.date is not None else e.round) for k, e in enumerate(dyn.events)}
+    current = {aid: dict(actor.weights) for aid, actor in actors.items()}
+    for k in sorted(when, key=lambda k: when[k]):
+        for aid, table in dyn.events[k].weights.items():
+            if aid in current:
+                current[aid].update(table)
+                if table and all(_zero_in_every_draw(w) for w in current[aid].values()):
+                    out.append(p(("dynamics", "events", k, "weights", aid),
+                                 f"after this event all of {aid}'s weights are zero; at least one issue "
+                                 "must matter"))
     for k, event in enumerate(dyn.events):
         path = ("dynamics", "events", k)
         cite(path, event.source, event.quote)
@@ -380,11 +472,27 @@ def _resolve_inside(base_dir: Path | None, rel: str) -> Path | None:
     return target if target.is_relative_to(root) else None
 
 
-def _is_file(target: Path) -> bool:
+def _stat(target: Path) -> os.stat_result | None:
     try:
-        return target.is_file()
-    except (OSError, ValueError):  # e.g. a folder on the way that we may not enter
-        return False
+        return target.stat()
+    except (OSError, ValueError):  # missing, or a folder on the way that we may not enter
+        return None
+
+
+def _source_problem(target: Path, rel: str) -> str | None:
+    """Why a local source copy cannot be used (missing, not a regular file, too big), or None.
+
+    Only the file's metadata is read: a named pipe or a device is never opened (opening a pipe
+    blocks until something writes to it), and a huge file is refused before it is read.
+    """
+    st = _stat(target)
+    if st is None:
+        return f"no file {rel!r} next to the scenario"
+    if problem := not_regular(st):
+        return f"{rel!r} is {problem}"
+    if st.st_size > MAX_SOURCE_BYTES:
+        return f"{rel!r} is {st.st_size:,} bytes; the limit for a source file is {MAX_SOURCE_BYTES:,}"
+    return None
 
 
 def _check_source_path(out: list, srcmap: SourceMap, path: tuple, rel: str, base_dir: Path | None) -> None:
@@ -396,8 +504,8 @@ def _check_source_path(out: list, srcmap: SourceMap, path: tuple, rel: str, base
     target = _resolve_inside(base_dir, rel)
     if target is None:
         out.append(srcmap.problem(path, f"{rel!r} points outside the scenario's folder"))
-    elif not _is_file(target):
-        out.append(srcmap.problem(path, f"no file {rel!r} next to the scenario"))
+    elif problem := _source_problem(target, rel):
+        out.append(srcmap.problem(path, problem))
 
 
 def _normalise(text: str) -> str:
@@ -405,15 +513,25 @@ def _normalise(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().lower()
 
 
+@functools.lru_cache(maxsize=2)
+def _source_text(name: str, size: int, mtime_ns: int) -> str:
+    """A source copy's normalised text, cached by name, size and time of change: a source is
+    usually cited many times, and a sweep validates many points. Read without blocking, so a
+    file replaced by a named pipe since it was checked fails instead of hanging."""
+    raw = read_regular(name, MAX_SOURCE_BYTES)
+    return _normalise(raw[:MAX_SOURCE_BYTES].decode("utf-8", errors="replace"))
+
+
 def _check_quote(out: list, srcmap: SourceMap, path: tuple, source, quote: str, base_dir: Path | None) -> None:
     # Only a local copy of a source can be checked; a URL is trusted as written.
     if source.path is None or base_dir is None:
         return
     target = _resolve_inside(base_dir, source.path)
-    if target is None or not _is_file(target):
+    st = None if target is None else _stat(target)
+    if st is None or not_regular(st) or st.st_size > MAX_SOURCE_BYTES:
         return  # reported by _check_source_path
     try:
-        text = _normalise(target.read_text(encoding="utf-8", errors="replace"))
+        text = _source_text(str(target), st.st_size, st.st_mtime_ns)
     except OSError as exc:
         out.append(srcmap.problem(path, f"cannot read {source.path} to check the quote: {exc.strerror or exc}"))
         return

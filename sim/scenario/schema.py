@@ -7,27 +7,89 @@ field has a stable dotted path (`actors.ukraine.weights.donetsk`) for errors and
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+import re
+from typing import Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator,
+                      model_validator)
 
 Id = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 
+#: No number in a scenario is larger than this in magnitude, whatever it measures; each kind of
+#: number has its own, narrower range (below, and in sim.scenario.load.cross_check).
+LIMIT = 1e9
+#: The most rounds talks may have, however they are clocked (max_rounds, or horizon / round_days).
+MAX_ROUNDS = 10_000
+#: The largest weight (weights are relative: only their ratios matter).
+MAX_WEIGHT = 1e6
+#: The largest area or front movement, in km² (more than the area of Ukraine; Russia's is ~1.7e7).
+MAX_KM2 = 2e7
+MAX_DRIFT_KM2 = 1e6
+#: Every date lies in this span: a date outside it is a typo (or a number read as a date).
+FIRST_DATE, LAST_DATE = dt.date(1800, 1, 1), dt.date(2200, 12, 31)
+
+T = TypeVar("T")
+
+
+def _list_to_tuple(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
+#: A YAML list, kept as a tuple (strict mode takes only tuples for tuples; YAML has lists).
+Seq = Annotated[tuple[T, ...], BeforeValidator(_list_to_tuple)]
+Date = Annotated[dt.date, Field(ge=FIRST_DATE, le=LAST_DATE)]
+Real = Annotated[float, Field(ge=-LIMIT, le=LIMIT)]
+
+#: What a quote must hold: some of the source's own words, not only punctuation, ellipses or
+#: quote marks: at least MIN_QUOTE_WORDS words or MIN_QUOTE_LETTERS letters, and never fewer
+#: than MIN_ANY_QUOTE_LETTERS letters ("is a minimum" and "absolutely unacceptable" pass; "...",
+#: "a b c" and "No." do not). A word is a run of letters or digits; each CJK character is one.
+MIN_QUOTE_WORDS = 3
+MIN_QUOTE_LETTERS = 12
+MIN_ANY_QUOTE_LETTERS = 8
+_WORD = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\W_]+")
+
+
+def quote_problem(quote: str) -> str | None:
+    """Why `quote` cannot be a quotation (too few real words), or None if it can."""
+    words = _WORD.findall(quote)
+    letters = sum(ch.isalpha() for w in words for ch in w)
+    if letters < MIN_ANY_QUOTE_LETTERS or (len(words) < MIN_QUOTE_WORDS and letters < MIN_QUOTE_LETTERS):
+        return (f"a quote must give the source's own words (at least {MIN_QUOTE_WORDS} words or "
+                f"{MIN_QUOTE_LETTERS} letters), not only punctuation, ellipses or quote marks")
+    return None
+
 
 class Strict(BaseModel):
-    # allow_inf_nan=False: `.nan` or `.inf` (or 1e400) is never a meaningful number in a scenario,
-    # and NaN slips through range checks (every comparison with it is false).
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, allow_inf_nan=False)
+    """The base of every model of the scenario (and observations) format.
+
+    strict=True: a value must already have the type the field wants. YAML `true` is never a
+    number, `"0.06"` (text) is never a number, a number is never a date or a boolean. The one
+    conversion is an int where a float is wanted. Dates come from the YAML reader as dates.
+    allow_inf_nan=False: `.nan` or `.inf` (or 1e400) is never a meaningful number in a scenario,
+    and NaN slips through range checks (every comparison with it is false). Every number field
+    also has a finite range (see LIMIT), and every field called `quote` must hold real words.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, allow_inf_nan=False,
+                              strict=True)
+
+    @field_validator("quote", check_fields=False)
+    @classmethod
+    def _words(cls, quote: str | None) -> str | None:
+        if quote is not None and (problem := quote_problem(quote)):
+            raise ValueError(problem)
+        return quote
 
 
 class Uncertain(Strict):
     """A number we are unsure of: `{mean, sd}` (normal truncated to [low, high]) or `{low, high}` (uniform)."""
 
-    mean: float | None = None
-    sd: Annotated[float, Field(ge=0)] | None = None
-    low: float | None = None
-    high: float | None = None
+    mean: Real | None = None
+    sd: Annotated[float, Field(ge=0, le=LIMIT)] | None = None
+    low: Real | None = None
+    high: Real | None = None
 
     @model_validator(mode="after")
     def _one_form(self) -> Uncertain:
@@ -44,12 +106,18 @@ class Uncertain(Strict):
         return self
 
 
-Number = float | Uncertain
+Number = Real | Uncertain
 
 
 def number_bounds(value: Number, lo: float, hi: float) -> tuple[float, float]:
-    """The smallest and largest value a Number can take, clipped to [lo, hi]."""
+    """The smallest and largest value a Number can take in a draw, clipped to [lo, hi].
+
+    `{mean: m, sd: 0}` is the number m, whatever its low and high say.
+    """
     if isinstance(value, Uncertain):
+        if value.mean is not None and value.sd == 0:
+            m = min(max(value.mean, lo), hi)
+            return m, m
         a = value.low if value.low is not None else lo
         b = value.high if value.high is not None else hi
         return max(a, lo), min(b, hi)
@@ -74,14 +142,14 @@ class Cited(Strict):
 class Meta(Strict):
     name: Id
     title: Text
-    as_of: dt.date
+    as_of: Date
     description: Text
 
 
 class Source(Strict):
     title: Text
     outlet: Text
-    date: dt.date
+    date: Date
     url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")] | None = None
     path: Text | None = None
     note: Text | None = None
@@ -119,9 +187,9 @@ class Issue(Strict):
     name: Text
     options: Annotated[dict[Id, Option | Text], Field(min_length=2)]
     default: Id
-    area_km2: Annotated[float, Field(gt=0)] | None = None
+    area_km2: Annotated[float, Field(ge=0.01, le=MAX_KM2)] | None = None
     russia_share: Annotated[float, Field(ge=0, le=1)] | None = None
-    consent: tuple[Id, ...] = ()
+    consent: Seq[Id] = ()
     source: Id | None = None
     note: Text | None = None
 
@@ -169,14 +237,14 @@ class ValueTable(Cited):
 
 class Condition(Strict):
     issue: Id
-    options: Annotated[tuple[Id, ...], Field(min_length=1)]
+    options: Annotated[Seq[Id], Field(min_length=1)]
 
 
 class Interaction(Cited):
     """When `when` holds, the value of `options` on each of `issues` shifts by `delta` (kept in [0, 1])."""
 
-    issues: Annotated[tuple[Id, ...], Field(min_length=1)]
-    options: Annotated[tuple[Id, ...], Field(min_length=1)]
+    issues: Annotated[Seq[Id], Field(min_length=1)]
+    options: Annotated[Seq[Id], Field(min_length=1)]
     when: Condition
     delta: Number
 
@@ -206,7 +274,7 @@ class Reservation(Cited):
 class UncertainDate(Strict):
     """A date we are unsure of: normal around `date` with `sd_days`."""
 
-    date: dt.date
+    date: Date
     sd_days: Annotated[float, Field(ge=0, le=3650)] = 0.0
 
 
@@ -214,17 +282,17 @@ class RedLine(Cited):
     """Options of one issue the actor will never sign, whatever else the deal offers."""
 
     issue: Id
-    options: Annotated[tuple[Id, ...], Field(min_length=1)]
+    options: Annotated[Seq[Id], Field(min_length=1)]
 
 
 class Strategy(Strict):
     """How an actor concedes; parameters depend on the kind (see sim.model.strategies)."""
 
     kind: Id = "linear"
-    exponent: Annotated[float, Field(gt=0)] | None = None
+    exponent: Annotated[float, Field(ge=0.01, le=100)] | None = None
     # A date (or an uncertain date) ties the concession to the calendar; a whole number of
     # rounds suits abstract games that have no calendar.
-    deadline: dt.date | UncertainDate | Annotated[int, Field(ge=1)] | None = None
+    deadline: Date | UncertainDate | Annotated[int, Field(ge=1, le=MAX_ROUNDS)] | None = None
     floor: Annotated[float, Field(ge=0, le=1)] | None = None
     temperature: Annotated[float, Field(ge=0, le=1)] | None = None
     source: Id | None = None
@@ -234,14 +302,14 @@ class Strategy(Strict):
 
 class Actor(Strict):
     name: Text
-    role: Role | tuple[Role, ...] = "signatory"
+    role: Role | Seq[Role] = "signatory"
     weights: dict[Id, Number] = {}
     values: dict[Id, ValueTable] = {}
-    interactions: tuple[Interaction, ...] = ()
+    interactions: Seq[Interaction] = ()
     reservation: Reservation
-    red_lines: tuple[RedLine, ...] = ()
+    red_lines: Seq[RedLine] = ()
     strategy: Strategy = Strategy()
-    capability: Annotated[float, Field(ge=0)] = 1.0
+    capability: Annotated[float, Field(ge=0, le=1e6)] = 1.0
     discount: Annotated[float, Field(gt=0, le=1)] = 1.0
     note: Text | None = None
 
@@ -258,7 +326,7 @@ class RecordedResponse(Strict):
     """What a party is on record as answering to a proposal (checked by `negsim validate`)."""
 
     response: Response
-    date: dt.date | None = None
+    date: Date | None = None
     source: Id
     quote: Text | None = None
     note: Text | None = None
@@ -269,7 +337,7 @@ class Proposal(Strict):
     options: dict[Id, Id]
     source: Id
     quote: Text
-    by: tuple[Id, ...] = ()
+    by: Seq[Id] = ()
     responses: dict[Id, RecordedResponse] = {}
     note: Text | None = None
 
@@ -289,9 +357,9 @@ class Protocol(Strict):
     mediator: Id | None = None
     # The talks run from meta.as_of to `horizon`, a round every `round_days`; `max_rounds`
     # is for abstract games without a calendar. Give one of them (neither: 50 rounds).
-    horizon: dt.date | None = None
-    round_days: Annotated[float, Field(gt=0, le=366)] = 14.0
-    max_rounds: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    horizon: Date | None = None
+    round_days: Annotated[float, Field(ge=0.01, le=366)] = 14.0
+    max_rounds: Annotated[int, Field(ge=1, le=MAX_ROUNDS)] | None = None
     temperature: Annotated[float, Field(ge=0, le=1)] = 0.02
     noisy_rationality: bool = False
     # A signatory walks out after this long of texts worse to it than fighting on.
@@ -304,7 +372,7 @@ class Protocol(Strict):
     # The signatories settle for a ceasefire without a settlement (partial) after this long of
     # accepting texts whose needed consent is withheld.
     consent_patience_days: Annotated[float, Field(gt=0, le=3650)] = 56.0
-    proposer_order: tuple[Id, ...] | None = None
+    proposer_order: Seq[Id] | None = None
     eu_q: Annotated[float, Field(ge=0, le=1)] = 1.0
     eu_compromise: Literal["least_move", "scholz_code"] = "least_move"
     eu_probability: Literal["pooled", "pairwise"] = "pooled"
@@ -320,8 +388,8 @@ class Protocol(Strict):
 class FrontDrift(Strict):
     """How a region's front line moves each month: Russian net gain in km² (negative: Ukrainian gain)."""
 
-    drift_km2_per_month: Number = 0.0
-    sd_km2_per_month: Annotated[float, Field(ge=0)] = 0.0
+    drift_km2_per_month: Number = 0.0  # within +-MAX_DRIFT_KM2 (checked in cross_check)
+    sd_km2_per_month: Annotated[float, Field(ge=0, le=MAX_DRIFT_KM2)] = 0.0
     source: Id | None = None
     quote: Text | None = None
     note: Text | None = None
@@ -345,15 +413,18 @@ class Event(Cited):
     A `breakdown` event ends the talks for good, in each run with its `probability`.
     """
 
-    date: dt.date | None = None
-    round: Annotated[int, Field(ge=1)] | None = None
+    date: Date | None = None
+    round: Annotated[int, Field(ge=1, le=MAX_ROUNDS)] | None = None
     kind: EventKind
     probability: Annotated[float, Field(ge=0, le=1)] = 1.0
     name: Text
-    costs: dict[Id, float] = {}  # added to the actor's cost per month
-    drift: dict[Id, float] = {}  # added to the region's drift, km² per month
+    # Added to the actor's cost per month (a cost per month lies in [0, 1]; an event may lower it).
+    costs: dict[Id, Annotated[float, Field(ge=-1, le=1)]] = {}
+    # Added to the region's drift, km² per month.
+    drift: dict[Id, Annotated[float, Field(ge=-MAX_DRIFT_KM2, le=MAX_DRIFT_KM2)]] = {}
     pressure: Annotated[float, Field(ge=0, le=1)] = 0.0  # lowers every signatory's aspiration by this much
-    weights: dict[Id, dict[Id, Annotated[float, Field(ge=0)]]] = {}  # actor -> issue -> new weight
+    # actor -> issue -> new weight
+    weights: dict[Id, dict[Id, Annotated[float, Field(ge=0, le=MAX_WEIGHT)]]] = {}
 
     @model_validator(mode="after")
     def _does_something(self) -> Event:
@@ -386,7 +457,7 @@ class Dynamics(Strict):
     horizon_rounds: Annotated[int, Field(ge=1, le=10_000)] | None = None
     front: dict[Id, FrontDrift] = {}
     costs: dict[Id, WarCost] = {}
-    events: tuple[Event, ...] = ()
+    events: Seq[Event] = ()
     note: Text | None = None
 
     @model_validator(mode="after")

@@ -4,12 +4,15 @@ PyYAML's SafeLoader composes the node tree; we build the Python objects ourselve
 we can (a) record the line of every key path for error messages, (b) reject duplicate keys,
 (c) refuse any tag beyond plain YAML data, and (d) bound the work an alias bomb or a deeply
 nested document can cause. Booleans follow YAML 1.2 (only true/false), so an option named
-`no` or `off` stays a string.
+`no` or `off` stays a string; so do floats (`1e-3` is a number, as in YAML 1.2). Only regular
+files are read (a named pipe or a device is refused before it is opened), up to MAX_BYTES.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,6 +80,11 @@ _Loader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Loader.add_implicit_resolver(_STD + "bool", _BOOL_12, list("tTfF"))
+# YAML 1.1 floats need a dot and a signed exponent, so PyYAML reads `1e-3`, `2E5` or `1e308` as
+# text; YAML 1.2 (and every reader of a scenario) reads them as numbers. The schema takes no
+# text for a number, so they are resolved as floats here (the 1.1 forms stay floats too).
+_FLOAT_12 = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
+_Loader.add_implicit_resolver(_STD + "float", _FLOAT_12, list("-+0123456789."))
 
 
 Path_ = tuple[str | int, ...]
@@ -207,28 +215,76 @@ def _scalar_value(node: yaml.ScalarNode) -> Any:
     return _Loader.yaml_constructors[node.tag](_CONSTRUCTOR, node)
 
 
-def read_bytes(path: Path) -> bytes:
-    """A file's bytes, or a ScenarioError saying plainly why it cannot be read."""
-    name = str(path)
+_KINDS = ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"))
+
+
+def not_regular(st: os.stat_result) -> str | None:
+    """`not a regular file (a named pipe)` and the like, or None for a regular file."""
+    if stat.S_ISREG(st.st_mode):
+        return None
+    kind = next((what for test, what in _KINDS if test(st.st_mode)), "something else")
+    return f"not a regular file ({kind})"
+
+
+def read_regular(path: Path | str, limit: int) -> bytes:
+    """At most `limit` + 1 bytes of a regular file; OSError (or ValueError) otherwise.
+
+    The file is opened without blocking and checked again once open, so a named pipe swapped
+    in after the caller's own check cannot hang the read.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with os.fdopen(fd, "rb") as fh:
+        if problem := not_regular(os.fstat(fd)):
+            raise OSError(problem)
+        return fh.read(limit + 1)
+
+
+def read_head(path: Path | str, limit: int) -> bytes:
+    """The first `limit` bytes of a regular file, or b"" for anything else; never blocks.
+
+    For sniffing a file's kind before loading it: a named pipe is not opened, so the loader
+    that follows can refuse it with its own message.
+    """
     try:
-        if path.is_file() and path.stat().st_size > MAX_BYTES:
-            raise ScenarioError([Problem(name, None, "", f"file is {path.stat().st_size:,} bytes; "
-                                                         f"the limit is {MAX_BYTES:,}")])
-        # Read at most one byte past the limit: a pipe or a device (/dev/zero) has no size.
-        with path.open("rb") as fh:
-            raw = fh.read(MAX_BYTES + 1)
-        if len(raw) > MAX_BYTES:
-            raise ScenarioError([Problem(name, None, "", f"file is more than {MAX_BYTES:,} bytes; "
-                                                         f"the limit is {MAX_BYTES:,}")])
+        if not_regular(os.stat(path)):
+            return b""
+        return read_regular(path, limit)[:limit]
+    except (OSError, ValueError):
+        return b""
+
+
+def read_bytes(path: Path) -> bytes:
+    """A file's bytes, or a ScenarioError saying plainly why it cannot be read.
+
+    Anything but a regular file (a named pipe, a device, a socket, a directory) is refused
+    from its metadata, before it is opened; so is a file over MAX_BYTES.
+    """
+    name = str(path)
+
+    def fail(message: str) -> ScenarioError:
+        return ScenarioError([Problem(name, None, "", message)])
+
+    try:
+        st = os.stat(path)
+        if stat.S_ISDIR(st.st_mode):
+            raise fail("is a directory, not a scenario file")
+        if problem := not_regular(st):
+            raise fail(f"{problem}; give a file")
+        if st.st_size > MAX_BYTES:
+            raise fail(f"file is {st.st_size:,} bytes; the limit is {MAX_BYTES:,}")
+        raw = read_regular(path, MAX_BYTES)
+        if len(raw) > MAX_BYTES:  # it grew since
+            raise fail(f"file is more than {MAX_BYTES:,} bytes; the limit is {MAX_BYTES:,}")
         return raw
     except FileNotFoundError:
-        raise ScenarioError([Problem(name, None, "", "no such file")]) from None
+        raise fail("no such file") from None
     except IsADirectoryError:
-        raise ScenarioError([Problem(name, None, "", "is a directory, not a scenario file")]) from None
+        raise fail("is a directory, not a scenario file") from None
     except OSError as exc:
-        raise ScenarioError([Problem(name, None, "", f"cannot read: {exc.strerror or exc}")]) from None
+        raise fail(f"cannot read: {exc.strerror or exc}") from None
     except ValueError:  # a NUL byte or an unencodable character in the name
-        raise ScenarioError([Problem(name, None, "", "not a usable file name")]) from None
+        raise fail("not a usable file name") from None
 
 
 def parse_yaml(raw: bytes, name: str) -> tuple[Any, SourceMap]:
