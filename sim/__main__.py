@@ -1,5 +1,5 @@
 """`python -m sim` is the same program as the `negsim` console script."""
 
-from sim.cli import main
+from sim.cli import console_main
 
-raise SystemExit(main())
+console_main()

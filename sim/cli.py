@@ -34,6 +34,12 @@ def _seed(text: str) -> int:
     return value
 
 
+def _path_text(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; give a path")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (exposed for tests and docs)."""
     parser = argparse.ArgumentParser(
@@ -66,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scenario", nargs="?", help="scenario YAML file (not needed with --resume)")
     p.add_argument("--runs", type=_positive_int, default=None, help="number of runs (default 1000)")
     p.add_argument("--seed", type=_seed, default=None, help="master seed (default 0)")
-    p.add_argument("--out", help="results folder (default results/<scenario>-<timestamp>)")
+    p.add_argument("--out", type=_path_text, help="results folder (default results/<scenario>-<timestamp>)")
     p.add_argument("--plot", action="store_true", help="draw the figures into OUT/figures when done")
     p.add_argument("--drivers", action="store_true",
                    help="also estimate what drives the answer: total Sobol' indices of quoted preferences, "
@@ -103,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--points", type=_positive_int, default=None, help="number of sampled points (with --sample)")
     p.add_argument("--runs", type=_positive_int, default=None, help="Monte Carlo runs per point (default 200)")
     p.add_argument("--seed", type=_seed, default=None, help="master seed for runs and sampling (default 0)")
-    p.add_argument("--out", help="results folder (default results/<scenario>-sweep-<timestamp>)")
+    p.add_argument("--out", type=_path_text, help="results folder (default results/<scenario>-sweep-<timestamp>)")
     p.add_argument("--rounds", action="store_true", help="also write rounds.parquet (large for big sweeps)")
     _add_job_options(p, "sweep")
     p.set_defaults(handler=cmd_sweep)
@@ -126,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", type=_positive_int, default=100, help="Monte Carlo runs per evaluation (default 100)")
     p.add_argument("--seed", type=_seed, default=0, help="seed of the design and of the runs (default 0)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.add_argument("--out", help="also write the result to this JSON file")
+    p.add_argument("--out", type=_path_text, help="also write the result to this JSON file")
     p.add_argument("--workers", type=_positive_int, default=None, help="worker processes (default: all cores)")
     p.add_argument("--dask", metavar="ADDRESS",
                    help="run on Dask: 'local' starts a LocalCluster, tcp://host:8786 joins a running one")
@@ -139,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plot", help="draw the figures a results folder supports")
     p.add_argument("results", help="a results folder (run or sweep), or a sensitivity JSON file")
     p.add_argument("--format", choices=("png", "svg", "pdf"), default="png")
-    p.add_argument("--out", help="folder for the figures (default RESULTS/figures)")
+    p.add_argument("--out", type=_path_text, help="folder for the figures (default RESULTS/figures)")
     p.add_argument("--run", type=_seed, metavar="RUN_ID",
                    help="run whose trajectory to draw (default: first agreement, else run 0)")
     p.add_argument("--sensitivity", metavar="FILE",
@@ -181,6 +187,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def console_main() -> None:
+    """The `negsim` console script: main(), then exit; after an interrupt, exit at once.
+
+    Skipping the interpreter's shutdown after Ctrl-C matters: it joins the worker pool's threads,
+    and a second Ctrl-C arriving there would kill the process by signal instead of exit code 130.
+    Every file is written and closed by the time main() returns.
+    """
+    import os
+
+    code = main()
+    if code == 130:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    sys.exit(code)
+
+
 def _calibration_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenario", help="scenario YAML file")
     p.add_argument("observations", help="observations YAML file (see docs/observations-format.md)")
@@ -200,7 +223,7 @@ def _calibration_arguments(p: argparse.ArgumentParser) -> None:
                    help="posterior draws simulated for the outcome observations (default 200; 0 skips them)")
     p.add_argument("--runs-per-draw", type=_positive_int, default=32, help="runs per simulated draw (default 32)")
     p.add_argument("--seed", type=_seed, default=0, help="seed (default 0)")
-    p.add_argument("--out", help="output folder (default results/<scenario>-calibrate-<timestamp>)")
+    p.add_argument("--out", type=_path_text, help="output folder (default results/<scenario>-calibrate-<timestamp>)")
     p.add_argument("--force", action="store_true", help="replace an existing output folder or calibrated file")
 
 
@@ -245,6 +268,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
+    from sim.stopping import handle_stop_signals
+
+    handle_stop_signals()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -311,8 +337,10 @@ def _is_observations(path: str) -> bool:
 
     if "observations" in Path(path).parts:
         return True
+    from sim.scenario.yamlsrc import read_head
+
     try:
-        head = Path(path).read_text(errors="replace")[:20000]
+        head = read_head(Path(path), 20000).decode("utf-8", "replace")
     except OSError:
         return False
     keys = {line.split(":")[0] for line in head.splitlines() if line[:1].isalpha()}
@@ -349,6 +377,9 @@ def _add_job_options(p: argparse.ArgumentParser, command: str) -> None:
     p.add_argument("--workers", type=_positive_int, default=None,
                    help="worker processes, or Dask workers with --dask local (default: all cores)")
     p.add_argument("--chunk", type=_positive_int, default=None, help="runs per work unit (default: automatic)")
+    p.add_argument("--yes", action="store_true",
+                   help="start a job estimated to take more than a day (jobs too big for the memory or disk "
+                        "are refused regardless)")
     p.add_argument("--dask", metavar="ADDRESS",
                    help="run on Dask (pip install 'negsim[dask]'): 'local' starts a LocalCluster of --workers "
                         "processes; tcp://host:8786 joins a cluster started with `dask scheduler` and "

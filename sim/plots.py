@@ -1321,4 +1321,15 @@ def plot_results(results_dir: str | Path, fmt: str = "png", out: str | Path | No
         path = target / f"{stem}.{fmt}"
         save_figure(draw(), path, fmt, dpi)
         written.append(path)
+    _own(root, written)
     return written
+
+
+def _own(root: Path, paths: list[Path]) -> None:
+    """Record files written inside a results folder as negsim's (so --force may replace them)."""
+    from sim.results import ResultsFolder
+
+    if root.is_dir():
+        inside = [p for p in paths if p.resolve().is_relative_to(root.resolve())]
+        if inside:
+            ResultsFolder(root).own(*inside)

@@ -550,6 +550,9 @@ def write_report(results_dir: str | Path, out: str | Path | None = None, *,
     tmp = target.with_name(f".{target.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(target)
+    from sim.plots import _own
+
+    _own(Path(results_dir), [target])
     return target
 
 
@@ -557,10 +560,18 @@ def write_report(results_dir: str | Path, out: str | Path | None = None, *,
 # CLI (`negsim report`), wired in by sim/cli.py
 
 
+def _path_text(text: str) -> str:
+    import argparse
+
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; give a path")
+    return text
+
+
 def add_arguments(parser) -> None:
     """Arguments of `negsim report`."""
     parser.add_argument("results", help="a results folder written by `negsim run` (or a sweep)")
-    parser.add_argument("--out", help="HTML file to write (default RESULTS/report.html)")
+    parser.add_argument("--out", type=_path_text, help="HTML file to write (default RESULTS/report.html)")
     parser.add_argument("--sensitivity", metavar="FILE",
                         help="include Sobol indices from this `negsim sensitivity --out` JSON "
                              "(default: RESULTS/sensitivity.json if present)")

@@ -27,6 +27,7 @@ from sim.domain.game import Game
 from sim.errors import Problem, UserError
 from sim.results import ResultsFolder, now_iso
 from sim.simulate import NEAR_ISSUES, ChunkSpec, simulate_chunk
+from sim.stopping import _note_interrupt, _raise_interrupt, _stop
 
 
 @dataclass(frozen=True)
@@ -77,18 +78,6 @@ def _exit_with_parent(sentinel: int) -> None:
     os._exit(1)
 
 
-_stop = threading.Event()  # a SIGINT or SIGTERM arrived while stop_on_signals was in force
-
-
-def _raise_interrupt(signum, frame):
-    _stop.set()
-    raise KeyboardInterrupt
-
-
-def _note_interrupt(signum, frame):
-    _stop.set()
-
-
 @contextmanager
 def stop_on_signals(raise_at_once: bool = True) -> Iterator[None]:
     """Ctrl-C (SIGINT) and SIGTERM stop the job as KeyboardInterrupt; batch schedulers stop jobs with SIGTERM.
@@ -123,8 +112,13 @@ def _check_stop() -> None:
 
 @contextmanager
 def open_executor(workers: int | None, dask: str | None) -> Iterator[Executor | None]:
-    """An executor for the requested backend; None means run serially in this process."""
-    if dask:
+    """An executor for the requested backend; None means run serially in this process.
+
+    With `dask`, the address is checked first (sim.cluster.check_dask_address: a few seconds at
+    most, one-line UserError), so a caller that opens this before creating its results folder
+    leaves nothing behind. An empty `dask` is a bad address, not "no Dask".
+    """
+    if dask is not None:
         from sim.cluster import dask_executor
 
         with dask_executor(dask, workers) as executor:
@@ -205,8 +199,8 @@ def run_tasks(tasks: list[Task], on_result: Callable[[Task, object], None], work
         bar.close()
 
 
-def _work_and_write(task: Task, folder: str) -> tuple[int, None]:
-    ResultsFolder(Path(folder)).write_chunk(task.chunk_id, simulate_chunk(task.game, task.spec))
+def _work_and_write(task: Task, folder: str, job_id: str = "") -> tuple[int, None]:
+    ResultsFolder(Path(folder), job_id).write_chunk(task.chunk_id, simulate_chunk(task.game, task.spec))
     return task.chunk_id, None
 
 
@@ -221,7 +215,7 @@ def execute(tasks: list[Task], folder: ResultsFolder, workers: int | None = None
     # Local workers share the disk: each writes its own chunk (atomically), which keeps the
     # parent's core free; Dask workers may be elsewhere, so they send their tables back.
     local = dask is None and (executor is _OPEN or isinstance(executor, ProcessPoolExecutor))
-    work = partial(_work_and_write, folder=str(folder.path)) if local else None
+    work = partial(_work_and_write, folder=str(folder.path), job_id=folder.job_id) if local else None
 
     def keep(task: Task, tables) -> None:
         if tables is not None:
@@ -399,22 +393,24 @@ def run_command(args, argv: list[str]) -> int:
     from sim.sweep import JobSpec, resume_job, run_job
 
     dask = getattr(args, "dask", None)
+    sets = tuple(args.set or ())
+    if getattr(args, "protocol", None):
+        sets += (f"protocol.kind={args.protocol}",)
     if getattr(args, "resume", None):
         if args.out or getattr(args, "force", False):
             raise UserError([Problem("", None, "--resume", "continues the folder it names; drop --out/--force")])
+        # Options that define the job must match the manifest: a resumed job silently ignoring
+        # a --set would pass off the old scenario's numbers as the new one's.
         result = resume_job(args.resume, argv=argv, workers=args.workers, dask=dask, scenario=args.scenario,
-                            given={"runs": args.runs, "seed": args.seed, "chunk_size": args.chunk})
+                            given={"runs": args.runs, "seed": args.seed, "chunk_size": args.chunk, "sets": sets})
     else:
         if not args.scenario:
             raise UserError([Problem("", None, "negsim run", "give a SCENARIO file, or --resume DIR")])
         runs = args.runs if args.runs is not None else DEFAULT_RUNS
-        sets = tuple(args.set or ())
-        if getattr(args, "protocol", None):
-            sets += (f"protocol.kind={args.protocol}",)
         spec = JobSpec(kind="run", scenario=args.scenario, sets=sets, runs=runs, seed=args.seed or 0,
                        chunk_size=args.chunk, rounds=True)
         result = run_job(spec, out=args.out, argv=argv, workers=args.workers, dask=dask,
-                         force=getattr(args, "force", False))
+                         force=getattr(args, "force", False), yes=getattr(args, "yes", False))
     print(result.summary)
     out, manifest = result.out, result.manifest
     if getattr(args, "drivers", False) and manifest.get("job", {}).get("kind", "run") == "run":
@@ -442,6 +438,7 @@ def write_drivers(out: Path, manifest: dict) -> str:
                                    tuple(job.get("sets", ())))
     result = drivers(loaded.scenario, seed=int(manifest.get("seed") or 0))
     atomic_write_bytes(out / "drivers.json", (json.dumps(result.to_dict(), indent=1) + "\n").encode())
+    ResultsFolder(out).own("drivers.json")
     return drivers_text(result)
 
 
@@ -460,4 +457,5 @@ def write_analysis(out: Path, manifest: dict) -> Path:
                                     "frontier_utilities": result["frontier_utilities"].tolist()}
     path = out / "analysis.json"
     atomic_write_bytes(path, (json.dumps(data, indent=1, default=float) + "\n").encode())
+    ResultsFolder(out).own("analysis.json")
     return path

@@ -30,9 +30,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from sim.budget import check_estimate, check_points, check_workers, chunk_cap, estimate
 from sim.domain.game import Game, compile_scenario
 from sim.errors import Problem, ScenarioError, UserError
-from sim.results import ResultsFolder, now_iso
+from sim.results import ResultsFolder, now_iso, write_failure
 from sim.scenario.load import LoadedScenario, validate
 from sim.scenario.overrides import (Path_, apply_overrides, get, is_numeric, is_whole_number, parse_value,
                                     resolve)
@@ -97,7 +98,11 @@ def parse_grid(text: str) -> tuple[str, list[Any], bool]:
                                                       "(for one value use --set)")])
         if low == high:
             raise UserError([Problem("", None, label, "LOW and HIGH are equal; every point would be the same")])
+        check_points(count, label)
         raw = [float(v) for v in np.linspace(low, high, count)]
+        if len(set(raw)) < count:
+            raise UserError([Problem("", None, label, f"the range is too narrow for {count} distinct numbers; "
+                                                      "widen it or lower COUNT")])
         tidy = [_tidy(v) for v in raw]
         return path, tidy if len(set(tidy)) == count else raw, True
     items = [item.strip() for item in rhs.split(",")]
@@ -329,9 +334,12 @@ def plan_job(spec: JobSpec, raw: bytes | None = None) -> Plan:
         raise UserError([Problem("", None, "--sample", "give the number of sampled points with --points N")])
     if spec.points and not spec.samples:
         raise UserError([Problem("", None, "--points", "--points counts sampled points; it needs --sample PATH=LOW:HIGH")])
+    if spec.points:
+        check_points(spec.points, "--points")
     prep = prepare(spec, raw)
     grid_axes = [a for a in prep.axes if a.flag == "--grid"]
     sample_axes = [a for a in prep.axes if a.flag == "--sample"]
+    check_points(math.prod(len(a.values) for a in grid_axes) * (spec.points or 1), "--grid")
     notes: list[str] = []
     grid = list(itertools.product(*(a.values for a in grid_axes)))
     samples: list[tuple] = [()]
@@ -472,20 +480,28 @@ class JobResult:
 
 def run_job(spec: JobSpec, out: str | Path | None = None, argv: list[str] | None = None,
             workers: int | None = None, dask: str | None = None, force: bool = False,
-            progress: bool | None = None) -> JobResult:
-    """Plan and validate a job, create its results folder, run it and merge the tables."""
+            progress: bool | None = None, yes: bool = False) -> JobResult:
+    """Plan and validate a job, check it fits the machine, create its results folder, run it and merge."""
     from sim.runner import auto_chunk_size, base_manifest, default_out, open_executor
 
+    check_workers(workers, dask)
     workers_eff = workers or os.cpu_count() or 1
-    if spec.chunk_size is None:
-        n_points = _count_points(spec)
-        chunk = auto_chunk_size(n_points * spec.runs, workers_eff)
-        spec = dataclasses.replace(spec, chunk_size=min(chunk, spec.runs))
     plan = plan_job(spec)
+    game = plan.games[0]
+    cap, _ = chunk_cap(game.protocol["max_rounds"], game.n_actors, spec.rounds)
+    if spec.chunk_size is None:
+        chunk = auto_chunk_size(plan.n_points * spec.runs, workers_eff)
+        spec = dataclasses.replace(spec, chunk_size=max(1, min(chunk, spec.runs, cap)))
+    elif spec.chunk_size > cap:
+        raise UserError([Problem("", None, "--chunk", f"{spec.chunk_size:,} runs per chunk of {game.protocol['max_rounds']:,} "
+                                                      f"rounds would not fit in a worker's memory budget; at most {cap:,}")])
+    plan = dataclasses.replace(plan, spec=spec)
     for note in plan.notes:
         print(f"note: {note}", file=sys.stderr)
     kind = "" if spec.kind == "run" else "sweep"
     out = Path(out) if out else default_out(plan.loaded.name, kind)
+    check_estimate(estimate(plan.n_points, spec.runs, spec.chunk_size, game.protocol["max_rounds"], game.n_actors,
+                            spec.rounds, workers_eff), out, yes)
     # The executor comes first: an unreachable cluster or a missing extra must leave no folder behind.
     with open_executor(workers, dask) as executor:
         manifest = base_manifest(plan.loaded, plan.games[0], argv or sys.argv, spec.seed, spec.runs,
@@ -495,18 +511,15 @@ def run_job(spec: JobSpec, out: str | Path | None = None, argv: list[str] | None
                            "n_points": plan.n_points, "swept": [a.name for a in plan.axes]}
         manifest["libraries"] = _libraries()
         folder = ResultsFolder.create(out, force=force)
+        manifest["job_id"] = folder.job_id
         # At once, so that a job stopped from here on leaves a folder that --resume (or --force) accepts.
-        folder.write_manifest(manifest)
-        if spec.kind != "run":
-            folder.write_table("points", plan.points_table())
+        try:
+            folder.write_manifest(manifest)
+            if spec.kind != "run":
+                folder.write_table("points", plan.points_table())
+        except OSError as exc:
+            raise write_failure(folder.path, exc) from None
         return _execute_and_finish(plan, folder, manifest, executor, progress)
-
-
-def _count_points(spec: JobSpec) -> int:
-    n = 1
-    for text in spec.grids:
-        n *= len(parse_grid(text)[1])
-    return n * (spec.points or 1) if spec.samples else n
 
 
 def resume_job(path: str | Path, argv: list[str] | None = None, workers: int | None = None,
@@ -622,36 +635,55 @@ def _execute_and_finish(plan: Plan, folder: ResultsFolder, manifest: dict, execu
     from sim.runner import execute, stop_on_signals
 
     tasks = plan.tasks()
-    manifest.update(status="running", finished=None,
+    expected = {t.chunk_id: t.spec.runs[1] - t.spec.runs[0] for t in tasks}
+    tables = ("runs", "rounds") if plan.spec.rounds else ("runs",)
+    manifest.update(status="running", finished=None, job_id=folder.job_id,
                     process={"pid": os.getpid(), "host": socket.gethostname()})
-    folder.write_manifest(manifest)
-    folder.chunk_dir.mkdir(exist_ok=True)
+    try:
+        folder.write_manifest(manifest)
+        folder.chunk_dir.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise write_failure(folder.path, exc) from None
+    # A chunk counts only if its checksum, job and row count hold: a truncated, garbled or
+    # foreign chunk is deleted here and run again, and the user is told.
+    _, rejected = folder.verify_chunks(expected, tables)
+    if rejected:
+        print(f"note: {len(rejected)} stored chunk(s) failed verification and will be run again: "
+              + "; ".join(rejected[:5]) + (" ..." if len(rejected) > 5 else ""), file=sys.stderr)
     try:
         # Ctrl-C or SIGTERM (how batch schedulers stop jobs), during the runs or the merge, leaves
         # the manifest "incomplete" and the finished chunks usable for --resume.
         with stop_on_signals():
             execute(tasks, folder, progress=progress, executor=executor)
-            missing = {t.chunk_id for t in tasks} - folder.finished_chunks()
-            counts = folder.merge() if not missing else {}
+            missing = set(expected) - folder.finished_chunks()
+            counts = folder.merge(sorted(expected)) if not missing else {}
     except BaseException as exc:
         interrupted = isinstance(exc, KeyboardInterrupt)
-        done = len(folder.finished_chunks())
+        done = len(folder.finished_chunks() & set(expected))
         manifest.update(status="incomplete" if interrupted else "failed", finished=now_iso())
         if not interrupted:
             manifest["error"] = f"{type(exc).__name__}: {exc}"
-        folder.write_manifest(manifest)
+        try:
+            folder.write_manifest(manifest)
+        except OSError:
+            pass  # the disk may be full: the manifest still says "running", which --resume accepts
         what = "interrupted" if interrupted else "stopped by an error"
         print(f"{what}: {done} of {len(tasks)} chunks finished and are kept in {folder.path}; continue with:\n"
               f"  {resume_hint(plan.spec.kind, folder.path)}", file=sys.stderr)
         if isinstance(exc, BrokenProcessPool):
             raise UserError("a worker process died (out of memory?); the finished chunks are kept") from None
+        if isinstance(exc, OSError):
+            raise write_failure(folder.path, exc) from None
         raise
     if missing:
         raise UserError(f"{folder.path}: {len(missing)} chunk(s) missing after the run; resume with "
                         f"{resume_hint(plan.spec.kind, folder.path)}")
     manifest.update(status="complete", finished=now_iso(), rows=counts)
     manifest.pop("error", None)
-    folder.write_manifest(manifest)
+    try:
+        folder.write_manifest(manifest)
+    except OSError as exc:
+        raise write_failure(folder.path, exc) from None
     return JobResult(folder.path, manifest, _summary(folder.path, manifest))
 
 
@@ -751,7 +783,8 @@ def sweep_command(args, argv: list[str]) -> int:
                        method=args.method or "lhs", points=args.points,
                        runs=args.runs or DEFAULT_SWEEP_RUNS, seed=args.seed or 0, chunk_size=args.chunk,
                        rounds=bool(args.rounds))
-        result = run_job(spec, out=args.out, argv=argv, workers=args.workers, dask=args.dask, force=args.force)
+        result = run_job(spec, out=args.out, argv=argv, workers=args.workers, dask=args.dask, force=args.force,
+                         yes=getattr(args, "yes", False))
     print(result.summary)
     return 0
 

@@ -48,7 +48,7 @@ def wait_for_first_chunk(proc: subprocess.Popen, out: Path, timeout: float = 120
     """Block until the job has written its first chunk; return the time it appeared."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if (out / "chunks").is_dir() and any((out / "chunks").glob("runs-*.parquet")):
+        if (out / "chunks").is_dir() and any((out / "chunks").glob("runs-*.parquet.sha256")):
             return time.monotonic()
         if proc.poll() is not None:
             _, err = proc.communicate()
@@ -301,8 +301,8 @@ def test_resume_after_a_kill_in_the_middle_of_the_merge(tmp_path, monkeypatch, m
     deleted = []
     real_unlink = Path.unlink
 
-    def merge_then_die(self, keep_chunks=False):
-        counts = real(self, keep_chunks=True)
+    def merge_then_die(self, chunk_ids=None, keep_chunks=False):
+        counts = real(self, chunk_ids, keep_chunks=True)
         if moment != "merged":  # delete in the order merge() does, and stop part-way
             limit = 3 if moment.startswith("some") else 8 + 3
 
@@ -314,7 +314,7 @@ def test_resume_after_a_kill_in_the_middle_of_the_merge(tmp_path, monkeypatch, m
 
             with monkeypatch.context() as m2:
                 m2.setattr(Path, "unlink", unlink)
-                real(self, keep_chunks=False)
+                real(self, chunk_ids, keep_chunks=False)
         raise KeyboardInterrupt  # never reached the final manifest
 
     with monkeypatch.context() as m:
@@ -329,7 +329,7 @@ def test_resume_after_a_kill_in_the_middle_of_the_merge(tmp_path, monkeypatch, m
         # the runs file of a chunk never outlives its rounds file
         runs_ids = {n.split("-")[1] for n in left if n.startswith("runs-")}
         assert runs_ids <= {n.split("-")[1] for n in left if n.startswith("rounds-")}
-        assert len(left) == 16 - len(deleted)
+        assert len(left) == 16 - len([d for d in deleted if d.endswith(".parquet")])
     resume_job(cut, workers=2, progress=False)
     assert_clean_and_complete(cut, whole, rounds=True, runs=12, points=2)
 
@@ -341,7 +341,7 @@ def test_resume_of_a_complete_folder_changes_nothing(tmp_path):
     result = negsim("run", "--resume", out, "--workers", "1")
     assert result.returncode == 0 and "already complete" in result.stdout, result.stderr
     assert snapshot(out) == before and sorted(p.name for p in out.iterdir()) == sorted(
-        ["manifest.json", "runs.parquet", "rounds.parquet"])
+        ["manifest.json", "runs.parquet", "rounds.parquet", ".negsim-results", ".negsim-lock"])
 
 
 # --- atomic files ----------------------------------------------------------------------------
@@ -546,12 +546,19 @@ def test_existing_results_folder_is_refused_and_left_byte_for_byte(tmp_path, cap
 
 
 def test_resume_of_something_that_is_not_a_results_folder(tmp_path, capsys):
-    assert_clean_error(negsim("run", "--resume", tmp_path / "nothing"), "not a results folder (no manifest.json)")
+    assert_clean_error(negsim("run", "--resume", tmp_path / "nothing"), "not a results folder")
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "manifest.json").write_text("{not json")
-    assert_clean_error(main(capsys, "sweep", "--resume", broken), "manifest is not valid JSON")
+    assert_clean_error(main(capsys, "sweep", "--resume", broken), "not a results folder")
     assert sorted(p.name for p in broken.iterdir()) == ["manifest.json"]
+    # negsim's own folder with a damaged manifest: one line saying so, not a traceback
+    ours = run_job(JobSpec(kind="run", scenario=str(TINY), runs=3), out=tmp_path / "ours", workers=1,
+                   progress=False).out
+    (ours / "manifest.json").write_text('{"status": "runn')
+    assert_clean_error(main(capsys, "run", "--resume", ours), "not valid JSON")
+    (ours / "manifest.json").write_text("[1, 2]")
+    assert_clean_error(main(capsys, "run", "--resume", ours), "not a negsim manifest")
 
 
 def test_a_live_job_cannot_be_resumed_twice(tmp_path):

@@ -55,6 +55,10 @@ finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinit
 def test_grid_range_is_evenly_spaced_and_inclusive(low, high, count):
     if low == high:
         return
+    if len(set(np.linspace(low, high, count).tolist())) < count:  # not representable: refused, never duplicated
+        with pytest.raises(UserError, match="too narrow"):
+            parse_grid(f"a.b={low!r}:{high!r}:{count}")
+        return
     path, values, is_range = parse_grid(f"a.b={low!r}:{high!r}:{count}")
     assert path == "a.b" and is_range and len(values) == count
     assert values[0] == pytest.approx(low, rel=1e-11, abs=1e-9) and values[-1] == pytest.approx(high, rel=1e-11, abs=1e-9)
@@ -288,9 +292,9 @@ def test_existing_folder_is_refused_unless_force(tmp_path):
     out = run_job(spec, out=tmp_path / "r", workers=1, progress=False).out
     with pytest.raises(UserError, match="already exists"):
         run_job(spec, out=out, workers=1, progress=False)
-    (out / "marker").write_text("old")
+    (out / "marker").write_text("a file of the user's")
     run_job(spec, out=out, workers=1, force=True, progress=False)
-    assert not (out / "marker").exists() and (out / "runs.parquet").exists()
+    assert (out / "marker").read_text() == "a file of the user's" and (out / "runs.parquet").exists()
     precious = tmp_path / "precious"
     precious.mkdir()
     (precious / "thesis.tex").write_text("years of work")
@@ -357,7 +361,7 @@ def test_cli_ctrl_c_then_resume(tmp_path):
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
-        if len(list((out / "chunks").glob("runs-*.parquet"))) >= 2:
+        if len(list((out / "chunks").glob("runs-*.parquet.sha256"))) >= 2:  # sealed: finished
             break
         time.sleep(0.01)
     if proc.poll() is not None:

@@ -18,7 +18,7 @@ from sim.model.status import BREAKDOWN
 class WarState:
     """Front line, cost rates, accumulated costs and summit pressure of every run in a batch."""
 
-    def __init__(self, model, war: War, uniforms: np.ndarray, front_noise: np.ndarray):
+    def __init__(self, model, war: War, uniforms: np.ndarray, front_noise):
         self.model = model
         self.war = war
         game = model.game
@@ -28,7 +28,7 @@ class WarState:
         self.line = self.line0.copy()
         self.drift, self.cost = war.sample(uniforms)
         self.cost0 = self.cost.copy()
-        self.front_noise = front_noise  # (R, max_rounds, T) standard normals
+        self.front_noise = front_noise  # RoundDraws: per round (R, T) standard normals
         self.accumulated = np.zeros((model.n_runs, game.n_actors))
         self.pressure = np.zeros((model.n_runs, game.n_actors))
         self.base_values = prefs.values.copy()
@@ -58,7 +58,7 @@ class WarState:
         if not runs.size:
             return
         m = war.months_per_round
-        noise = self.front_noise[runs, model.round - 1] * war.drift_sd * np.sqrt(m)
+        noise = self.front_noise.at(model.round - 1)[runs] * war.drift_sd * np.sqrt(m)
         gain = self.drift[runs] * m + noise
         self.line[runs] = np.clip(self.line[runs] + gain / self.area, 0.0, 1.0)
         self.accumulated[runs] += self.cost[runs] * m

@@ -31,8 +31,8 @@ class RunDraws:
     params: np.ndarray  # (R, K) uniforms for the uncertain scenario numbers
     accept: np.ndarray  # (R, A) uniforms: each actor's hidden flexibility in each run (see respond)
     war: np.ndarray | None = None  # (R, K_war) uniforms for uncertain drift and costs
-    front: np.ndarray | None = None  # (R, max_rounds, T) standard normals for front-line noise
-    talks: np.ndarray | None = None  # (R, max_rounds, 2) uniforms: does a paused run resume, and when
+    front: RoundDraws | None = None  # per round (R, T) standard normals for front-line noise
+    talks: RoundDraws | None = None  # per round (R, 2) uniforms: does a paused run resume, and when
     events: np.ndarray | None = None  # (R, E) uniforms for events that happen by chance (breakdowns)
 
     @classmethod
@@ -50,21 +50,55 @@ class RunDraws:
         runs, a = len(run_ids), game.n_actors
         params = keyed_uniforms(seed, keys, [p.path for p in game.params], param_seeds)
         accept = np.empty((runs, a))
-        talks = np.empty((runs, max_rounds, 2))
         war = front = events = None
         n_events = len(game.war.events) if game.war is not None else 0
         if game.war is not None:
             war = keyed_uniforms(seed, keys, [p.path for p in game.war.params], param_seeds)
-            front = np.empty((runs, max_rounds, game.territory.n_regions))
             events = np.empty((runs, n_events))
+        talk_streams, front_streams = [], []
         for r, run in enumerate(run_ids):
             accept[r] = _stream(seed, run, ACCEPT_STREAM).random(a)
-            talk = _stream(seed, run, TALKS_STREAM)
-            talks[r] = talk.random((max_rounds, 2))
+            talk_streams.append(_stream(seed, run, TALKS_STREAM))
             if game.war is not None:
-                events[r] = talk.random(n_events)
-                front[r] = _stream(seed, run, FRONT_STREAM).standard_normal(front.shape[1:])
+                # The events' uniforms follow every round's two in the talks stream: jump there.
+                after = _stream(seed, run, TALKS_STREAM)
+                after.bit_generator.advance(2 * max_rounds)
+                events[r] = after.random(n_events)
+                front_streams.append(_stream(seed, run, FRONT_STREAM))
+        talks = RoundDraws(talk_streams, 2, max_rounds, normal=False)
+        if game.war is not None:
+            front = RoundDraws(front_streams, game.territory.n_regions, max_rounds, normal=True)
         return cls(params, accept, war, front, talks, events)
+
+
+class RoundDraws:
+    """Each run's per-round draws, made a block of rounds at a time from the run's own stream.
+
+    The values are those of one draw of (max_rounds, width) per run, but only a block is held at
+    a time, so memory does not grow with the number of rounds; rounds are read in order.
+    """
+
+    BLOCK = 64
+
+    def __init__(self, streams: list[np.random.Generator], width: int, max_rounds: int, normal: bool):
+        self.streams, self.width, self.max_rounds, self.normal = streams, width, max_rounds, normal
+        self.start = 0
+        self.block = self._draw(min(self.BLOCK, max_rounds))
+
+    def _draw(self, n: int) -> np.ndarray:
+        out = np.empty((len(self.streams), n, self.width))
+        for r, g in enumerate(self.streams):
+            out[r] = g.standard_normal((n, self.width)) if self.normal else g.random((n, self.width))
+        return out
+
+    def at(self, k: int) -> np.ndarray:
+        """(R, width): every run's draws for round k."""
+        if k < self.start or k >= self.max_rounds:
+            raise IndexError(f"round {k} was already passed or is beyond the last ({self.max_rounds - 1})")
+        while k >= self.start + self.block.shape[1]:
+            self.start += self.block.shape[1]
+            self.block = self._draw(min(self.BLOCK, self.max_rounds - self.start))
+        return self.block[:, k - self.start]
 
 
 def _stream(seed: int, run: int, stream: int) -> np.random.Generator:
@@ -255,7 +289,8 @@ class NegotiationModel(mesa.Model):
         runs = np.flatnonzero(mask & self.active)
         if not runs.size:
             return
-        u_resume, u_length = self.draws.talks[runs, self.round, 0], self.draws.talks[runs, self.round, 1]
+        now = self.draws.talks.at(self.round)
+        u_resume, u_length = now[runs, 0], now[runs, 1]
         mean = max(self.game.protocol["pause_rounds"], 1e-9)
         pause = np.maximum(1, np.ceil(-mean * np.log1p(-u_length))).astype(np.int64)
         resumes = u_resume < self.game.protocol["resume_probability"]
