@@ -544,6 +544,13 @@ def resume_job(path: str | Path, argv: list[str] | None = None, workers: int | N
     if scenario is not None and Path(scenario).resolve() != recorded:
         raise UserError([Problem(scenario, None, "--resume", f"this job's scenario is {recorded}; drop SCENARIO "
                                                              "or give that file")])
+    tables = ["runs.parquet"] + (["rounds.parquet"] if spec.rounds else [])
+    lost = [t for t in tables if not (folder.path / t).is_file()]
+    if manifest.get("status") == "complete" and lost:
+        # The chunks are gone with the merge: the only way back is to run the job again.
+        print(f"note: {folder.path} says complete but {', '.join(lost)} is missing; running the whole job again",
+              file=sys.stderr)
+        manifest["status"] = "incomplete"
     if manifest.get("status") == "complete":
         return JobResult(folder.path, manifest, f"{folder.path} is already complete; nothing to resume\n"
                          + _summary(folder.path, manifest))

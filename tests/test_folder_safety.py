@@ -260,3 +260,19 @@ def test_memory_per_run_does_not_grow_with_the_number_of_rounds():
     # a job of 10,000 rounds is cut into chunks whose tables fit the budget
     cap, per_run = chunk_cap(10_000, 4, rounds=True)
     assert cap * per_run <= CHUNK_BUDGET
+
+
+# --- 11. missing or damaged result files ----------------------------------------------------------
+
+@pytest.mark.parametrize("lost", ["runs.parquet", "rounds.parquet"])
+def test_a_complete_folder_that_lost_a_table_is_rebuilt_by_resume(tmp_path, lost):
+    out = run_job(JobSpec(kind="run", scenario=str(TINY), runs=6, rounds=True), out=tmp_path / "r", workers=1,
+                  progress=False).out
+    kept = pq.read_table(out / lost)
+    (out / lost).unlink()
+    for command in (["plot", out], ["report", out]):
+        if lost == "runs.parquet":
+            assert_clean_error(negsim(*command), "runs.parquet: missing")
+    done = negsim("run", "--resume", out, "--workers", "1")
+    assert done.returncode == 0 and "running the whole job again" in done.stderr, done.stderr
+    assert pq.read_table(out / lost).equals(kept)
