@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sim import __version__, analysis, report
+from sim import __version__, analysis, catalogue, report
 from sim.errors import UserError
 
 
@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "written to drivers.json)")
     p.add_argument("--trace", type=_seed, metavar="RUN_ID",
                    help="print run RUN_ID's story round by round (simulated alone; nothing is written)")
-    p.add_argument("--protocol", choices=("mediated", "alternating", "expected_utility"),
+    p.add_argument("--protocol", choices=catalogue.protocol_names(),
                    help="negotiate under this protocol instead of the scenario's (same as --set protocol.kind=...)")
     p.add_argument("--set", action="append", metavar="PATH=VALUE", default=None,
                    help="override a scenario field by dotted path, e.g. protocol.max_rounds=30 (repeatable)")

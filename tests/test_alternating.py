@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from sim.domain.game import compile_scenario
 from sim.domain.space import DealSpace
-from sim.model.alternating import Alternating
+from sim.model.protocols.alternating import Alternating
 from sim.model.model import AGREEMENT, OPEN_AT_HORIZON, NegotiationModel, RunDraws
-from sim.model.strategies import make_strategy
+from sim.domain.strategies import make_strategy
 from sim.scenario import load_scenario
 from sim.simulate import ChunkSpec, simulate_chunk
 from tests.conftest import ROOT, TINY, scripted_responses as _scripted

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.domain.game import compile_scenario
-from sim.model.expected_utility import SCALE, expected_utility_rounds, issue_positions, weighted_median
+from sim.model.protocols.expected_utility import SCALE, expected_utility_rounds, issue_positions, weighted_median
 from sim.model.model import OUTCOME_NAMES, NegotiationModel, RunDraws
-from sim.model.protocols import PROTOCOLS
+from sim.catalogue import protocol_class
 from sim.scenario import load_scenario
 from sim.simulate import ChunkSpec, simulate_chunk
 from tests.conftest import ROOT
@@ -47,7 +47,7 @@ def example():
 
 
 def test_protocol_is_registered():
-    assert PROTOCOLS["expected_utility"].name == "expected_utility"
+    assert protocol_class("expected_utility").name == "expected_utility"
 
 
 def test_published_example_round_by_round():

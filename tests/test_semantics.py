@@ -89,7 +89,7 @@ def test_noisy_rationality_is_explicit(write_scenario):
 
 def test_the_mediators_weight_is_exactly_its_bias(alaska):
     _, game = alaska
-    from sim.model.protocols import Mediated
+    from sim.model.protocols.mediated import Mediated
 
     draws = RunDraws.draw(game, 0, np.arange(3), game.protocol["max_rounds"])
     model = NegotiationModel(game, game.sample_preferences(draws.params), draws, rng=0)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.model.strategies import STRATEGIES, ConcessionState, Strategy, make_strategy, register
+from sim.domain.strategies import STRATEGIES, ConcessionState, Strategy, make_strategy, register
 
 RUNS = 5
 

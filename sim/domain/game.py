@@ -16,7 +16,7 @@ from sim.domain.territory import CONTROL_CODES, Territory
 from sim.domain.war import War, compile_war
 from sim.domain.utility import (InteractionTerms, Preferences, UncertainParameter, sample_parameters,
                                 utilities)
-from sim.model.strategies import Strategy, make_strategy
+from sim.domain.strategies import Strategy, make_strategy
 from sim.scenario.schema import Number, Scenario, Uncertain, UncertainDate, central
 
 

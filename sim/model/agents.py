@@ -9,7 +9,7 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
-from sim.model.strategies import ConcessionState, Strategy
+from sim.domain.strategies import ConcessionState, Strategy
 
 
 def acceptance_probability(margin: np.ndarray, temperature: float | np.ndarray) -> np.ndarray:

@@ -22,7 +22,6 @@ from sim.scenario.schema import (MAX_DRIFT_KM2, MAX_ROUNDS, MAX_WEIGHT, Number, 
                                  number_bounds)
 from sim.scenario.yamlsrc import SourceMap, not_regular, parse_yaml, read_bytes, read_regular
 
-KNOWN_PROTOCOLS = ("mediated", "alternating", "expected_utility")
 
 #: The largest local copy of a source whose quotes are checked (read whole, so bounded).
 MAX_SOURCE_BYTES = 20_000_000
@@ -343,8 +342,7 @@ def cross_check(sc: Scenario, srcmap: SourceMap, base_dir: Path | None) -> list[
         if isinstance(deadline_date, _dt.date) and deadline_date <= sc.meta.as_of:
             out.append(p(base + ("strategy", "deadline"), f"deadline {deadline_date} is not after "
                                                           f"meta.as_of ({sc.meta.as_of})"))
-        import sim.model.protocols  # noqa: F401  (protocol modules register their own strategies)
-        from sim.model.strategies import STRATEGIES
+        from sim.catalogue import STRATEGIES
 
         if actor.strategy.kind not in STRATEGIES:
             out.append(p(base + ("strategy", "kind"), f"unknown strategy {actor.strategy.kind!r} "
@@ -379,8 +377,10 @@ def cross_check(sc: Scenario, srcmap: SourceMap, base_dir: Path | None) -> list[
         out.append(p(("protocol", "round_days"), f"a round every {_show(proto.round_days)} days from "
                                                  f"{sc.meta.as_of} to {proto.horizon} makes {sc.n_rounds:,} "
                                                  f"rounds; at most {MAX_ROUNDS:,}"))
-    if proto.kind not in KNOWN_PROTOCOLS:
-        out.append(p(("protocol", "kind"), f"unknown protocol {proto.kind!r} (known: {', '.join(KNOWN_PROTOCOLS)})"))
+    from sim.catalogue import PROTOCOLS
+
+    if proto.kind not in PROTOCOLS:
+        out.append(p(("protocol", "kind"), f"unknown protocol {proto.kind!r} (known: {', '.join(PROTOCOLS)})"))
     if proto.horizon is not None and proto.horizon <= sc.meta.as_of:
         out.append(p(("protocol", "horizon"), f"the horizon must come after meta.as_of ({sc.meta.as_of})"))
     if proto.mediator is not None and proto.mediator not in actors:

@@ -286,7 +286,7 @@ class RedLine(Cited):
 
 
 class Strategy(Strict):
-    """How an actor concedes; parameters depend on the kind (see sim.model.strategies)."""
+    """How an actor concedes; parameters depend on the kind (see sim.domain.strategies)."""
 
     kind: Id = "linear"
     exponent: Annotated[float, Field(ge=0.01, le=100)] | None = None

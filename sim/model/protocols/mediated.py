@@ -1,9 +1,4 @@
-"""Negotiation protocols: the rules of one round, as small classes registered by name.
-
-A protocol gets the model (a batch of runs) and moves every active run one round forward:
-who proposes, who responds, when a run ends. `@register` makes a new protocol available to
-scenarios (`protocol: {kind: ...}`).
-"""
+"""The mediated protocol: a single negotiating text, rewritten by a mediator after each round."""
 
 from __future__ import annotations
 
@@ -11,37 +6,9 @@ import numpy as np
 
 from sim.domain.game import Game
 from sim.domain.utility import single_change_utilities
+from sim.model.protocols import Protocol, ideal_deal
 
-PROTOCOLS: dict[str, type] = {}
-
-
-def register(cls: type) -> type:
-    """Make a protocol class available under its `name`."""
-    PROTOCOLS[cls.name] = cls
-    return cls
-
-
-def make_protocol(kind: str, game: Game):
-    """Instantiate the protocol a scenario names."""
-    return PROTOCOLS[kind](game)
-
-
-def ideal_deal(game: Game, weights: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Each run's best deal for one actor, issue by issue (interactions ignored); (R, I).
-
-    Issues the actor does not care about keep their default option.
-    """
-    space = game.space
-    runs = weights.shape[0]
-    deal = np.repeat(np.array(space.defaults, dtype=np.int64)[None], runs, axis=0)
-    for i, (start, n) in enumerate(zip(space.offsets, space.n_options)):
-        best = np.argmax(values[:, start:start + n], axis=1)
-        deal[:, i] = np.where(weights[:, i] > 0, best, deal[:, i])
-    return deal
-
-
-@register
-class Mediated:
+class Mediated(Protocol):
     """Single negotiating text written by a self-interested, weight-adjusting mediator.
 
     The mediator tables one full text; every signatory accepts or rejects it. If all accept,
@@ -187,8 +154,3 @@ def surplus_score(surplus: np.ndarray) -> np.ndarray:
     safe = np.maximum(surplus, SURPLUS_FLOOR)
     return np.where(surplus >= SURPLUS_FLOOR, np.log(safe),
                     np.log(SURPLUS_FLOOR) + (surplus - SURPLUS_FLOOR) / SURPLUS_FLOOR)
-
-
-# Protocols kept in their own modules register themselves when imported.
-from sim.model import expected_utility  # noqa: E402,F401
-from sim.model import alternating  # noqa: E402,F401

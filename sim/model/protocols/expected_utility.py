@@ -14,7 +14,7 @@ import numpy as np
 
 from sim.domain.game import Game
 from sim.domain.utility import Preferences
-from sim.model.protocols import register
+from sim.model.protocols import Protocol
 
 #: Positions in the protocol live on [0, SCALE]: an issue's first option at 0, its last at SCALE.
 SCALE = 100.0
@@ -230,8 +230,7 @@ def issue_positions(game: Game, prefs: Preferences) -> tuple[np.ndarray, np.ndar
     return pos, np.transpose(sal, (0, 2, 1))
 
 
-@register
-class ExpectedUtility:
+class ExpectedUtility(Protocol):
     """Bueno de Mesquita's expected-utility model: actors challenge, compromise and capitulate.
 
     Formulation: Bueno de Mesquita (1994), "Political forecasting: an expected utility method",

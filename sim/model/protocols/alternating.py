@@ -1,6 +1,6 @@
 """Alternating offers: the parties take turns tabling a whole deal; the others accept or reject it.
 
-Registers the protocol `alternating` and the strategy `subgame_perfect` on import.
+The strategy `subgame_perfect` (sim.domain.strategies) is played out here, from the solved tree.
 
 Every round one proposer (in `protocol.proposer_order`, default the signatories in scenario
 order) tables the deal that, among the deals worth at least its aspiration to itself, leaves
@@ -21,9 +21,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.domain.utility import InteractionTerms, Preferences, utilities
-from sim.model.protocols import ideal_deal, register
-from sim.model.strategies import ConcessionState, Strategy
-from sim.model.strategies import register as register_strategy
+from sim.domain.strategies import SubgamePerfect
+from sim.model.protocols import Protocol, ideal_deal
 
 if TYPE_CHECKING:
     from sim.domain.game import Game
@@ -38,25 +37,6 @@ WEIGHT_ROUNDS = 3
 ETA = 8.0
 #: Coordinate-ascent sweeps over the issues after the Lagrangian start.
 SWEEPS = 3
-
-
-@register_strategy
-@dataclass(frozen=True)
-class SubgamePerfect(Strategy):
-    """Subgame-perfect play of the alternating-offers game (Rubinstein 1982), by backward induction.
-
-    Only the `alternating` protocol knows the game tree, so it writes this actor's aspiration
-    each round from the plan it solved at the start (see `subgame_perfect_plan`): as proposer,
-    the equilibrium offer's worth to itself; as responder, what it gets by rejecting.
-    Under any other protocol there is no tree to solve and the actor holds its aspiration
-    (1 at the start: a hardliner).
-    """
-
-    name = "subgame_perfect"
-
-    def aspiration(self, state: ConcessionState) -> np.ndarray:
-        """Unchanged aspiration; the alternating protocol overwrites it from its plan."""
-        return np.asarray(state.previous, dtype=float)
 
 
 @dataclass(frozen=True)
@@ -270,8 +250,7 @@ def subgame_perfect_plan(game: Game, prefs: Preferences, order: tuple[int, ...],
     return Plan(aspiration, deals, agree)
 
 
-@register
-class Alternating:
+class Alternating(Protocol):
     """Multilateral stacked alternating offers (Aydogan, Festen, Hindriks & Jonker 2017).
 
     "Alternating offers protocols for multilateral negotiation", in Fujita et al. (eds.), Modern

@@ -1,8 +1,10 @@
 """Concession strategies: how an actor's aspiration falls over the rounds.
 
-Each strategy is a small class registered by name; the scenario says `strategy: {kind: boulware,
-exponent: 0.3}`. All work on arrays over a batch of Monte Carlo runs, so one call serves every
-run. To add one, subclass `Strategy`, implement `aspiration`, and decorate it with `@register`.
+Each strategy is a small class listed by name in sim.catalogue; the scenario says `strategy:
+{kind: boulware, exponent: 0.3}`. All work on arrays over a batch of Monte Carlo runs, so one
+call serves every run. To add one, subclass `Strategy`, implement `aspiration`, and add a line
+to the catalogue (or decorate it with `@register`, which does that at import time). They are
+pure functions of the concession state, so they belong to the domain, not to the Mesa model.
 """
 
 from __future__ import annotations
@@ -11,12 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-STRATEGIES: dict[str, type[Strategy]] = {}
+from sim.catalogue import STRATEGIES, register_strategy, strategy_class  # noqa: F401  (STRATEGIES: the names)
 
 
 def register(cls: type[Strategy]) -> type[Strategy]:
-    """Make a strategy class available to scenarios under its `name`."""
-    STRATEGIES[cls.name] = cls
+    """Make a strategy class available to scenarios under its `name` (a run-time catalogue entry)."""
+    register_strategy(cls.name, cls)
     return cls
 
 
@@ -48,7 +50,6 @@ class Strategy:
         return floor
 
 
-@register
 @dataclass(frozen=True)
 class TimeDependent(Strategy):
     """Time-dependent concession (Faratin, Sierra & Jennings 1998, Robotics and Autonomous Systems 24).
@@ -66,7 +67,6 @@ class TimeDependent(Strategy):
         return floor + (1.0 - floor) * (1.0 - frac)
 
 
-@register
 @dataclass(frozen=True)
 class Boulware(TimeDependent):
     """Boulware: time-dependent concession with a small exponent (default 0.2), conceding late."""
@@ -75,7 +75,6 @@ class Boulware(TimeDependent):
     exponent: float = 0.2
 
 
-@register
 @dataclass(frozen=True)
 class Conceder(TimeDependent):
     """Conceder: time-dependent concession with a large exponent (default 5), conceding early."""
@@ -84,7 +83,6 @@ class Conceder(TimeDependent):
     exponent: float = 5.0
 
 
-@register
 @dataclass(frozen=True)
 class Hardliner(Strategy):
     """Hardliner: asks for `floor` (default its best deal) every round and never concedes below it.
@@ -101,7 +99,6 @@ class Hardliner(Strategy):
         return np.maximum(state.reservation, np.full_like(state.reservation, level))
 
 
-@register
 @dataclass(frozen=True)
 class TitForTat(Strategy):
     """Relative tit-for-tat (Faratin et al. 1998, behaviour-dependent tactics; Axelrod 1984).
@@ -119,9 +116,27 @@ class TitForTat(Strategy):
         return np.maximum(floor, state.previous - step)
 
 
+@dataclass(frozen=True)
+class SubgamePerfect(Strategy):
+    """Subgame-perfect play of the alternating-offers game (Rubinstein 1982), by backward induction.
+
+    Only the `alternating` protocol knows the game tree, so it writes this actor's aspiration
+    each round from the plan it solved at the start (see `subgame_perfect_plan`): as proposer,
+    the equilibrium offer's worth to itself; as responder, what it gets by rejecting.
+    Under any other protocol there is no tree to solve and the actor holds its aspiration
+    (1 at the start: a hardliner).
+    """
+
+    name = "subgame_perfect"
+
+    def aspiration(self, state: ConcessionState) -> np.ndarray:
+        """Unchanged aspiration; the alternating protocol overwrites it from its plan."""
+        return np.asarray(state.previous, dtype=float)
+
+
 def make_strategy(kind: str, exponent: float | None = None, floor: float | None = None) -> Strategy:
-    """Instantiate a registered strategy; an exponent of None keeps the class default."""
-    cls = STRATEGIES[kind]
+    """Instantiate a catalogued strategy; an exponent of None keeps the class default."""
+    cls = strategy_class(kind)
     kwargs = {"floor": floor}
     if exponent is not None:
         kwargs["exponent"] = exponent
