@@ -55,6 +55,7 @@ def _timeit(fn, repeat: int) -> float:
 def bench_monte_carlo(runs: int) -> list[dict]:
     """Alaska runs per second through the runner on 1 and 2 workers."""
     from sim.domain.game import compile_scenario
+    from sim.executors import ExecutorSpec
     from sim.results import ResultsFolder
     from sim.runner import Task, auto_chunk_size, execute, plan_chunks
     from sim.scenario import load_scenario
@@ -67,7 +68,7 @@ def bench_monte_carlo(runs: int) -> list[dict]:
             chunk = auto_chunk_size(runs, workers)
             tasks = [Task(cid, game, spec) for cid, _, spec in plan_chunks(1, runs, 7, chunk, False)]
             start = time.perf_counter()
-            execute(tasks, folder, workers=workers, progress=False)
+            execute(tasks, folder, ExecutorSpec(workers), progress=False)
             folder.merge()
             return runs / (time.perf_counter() - start)
 

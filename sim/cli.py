@@ -438,6 +438,8 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     """`negsim rerun`: reproduce a results folder from its manifest and compare the tables."""
     from sim.rerun import rerun
 
-    ok, text = rerun(args.results, workers=args.workers, dask=args.dask)
+    from sim.executors import ExecutorSpec
+
+    ok, text = rerun(args.results, ExecutorSpec(args.workers, args.dask))
     print(text)
     return 0 if ok else 1

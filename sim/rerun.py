@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sim.errors import Problem, UserError
+from sim.executors import LOCAL, ExecutorSpec
 from sim.results import ResultsFolder
 
 
@@ -55,7 +56,7 @@ def _compare(name: str, a: Path, b: Path) -> tuple[bool, str]:
     return True, f"{name}: identical ({left.num_rows:,} rows)"
 
 
-def rerun(results_dir: str | Path, workers: int | None = None, dask: str | None = None) -> tuple[bool, str]:
+def rerun(results_dir: str | Path, executor: ExecutorSpec = LOCAL) -> tuple[bool, str]:
     """Re-run the job recorded in a results folder; return (all tables identical, report text)."""
     from sim.sweep import JobSpec, run_job
 
@@ -80,8 +81,8 @@ def rerun(results_dir: str | Path, workers: int | None = None, dask: str | None 
                                                           "(SHA-256 differs): a rerun would not be a check")])
     tmp = Path(tempfile.mkdtemp(prefix=".rerun-", dir=folder.path.parent))
     try:
-        result = run_job(spec, out=tmp / "out", argv=["negsim", "rerun", str(folder.path)], workers=workers,
-                         dask=dask, progress=False)
+        result = run_job(spec, out=tmp / "out", argv=["negsim", "rerun", str(folder.path)], executor=executor,
+                         progress=False)
         lines, ok = [], True
         for name in ("points.parquet", "runs.parquet", "rounds.parquet"):
             same, text = _compare(name, folder.path / name, result.out / name)

@@ -25,6 +25,7 @@ import numpy as np
 from sim import __version__
 from sim.domain.game import Game
 from sim.errors import Problem, UserError
+from sim.executors import LOCAL, ExecutorSpec
 from sim.results import ResultsFolder, now_iso
 from sim.simulate import NEAR_ISSUES, ChunkSpec, simulate_chunk
 from sim.stopping import _note_interrupt, _raise_interrupt, _stop
@@ -56,26 +57,6 @@ def auto_chunk_size(total_runs: int, workers: int) -> int:
 
 def _work(task: Task) -> tuple[int, dict]:
     return task.chunk_id, simulate_chunk(task.game, task.spec)
-
-
-def _init_worker() -> None:
-    # Ctrl-C reaches every process of the terminal's group; only the parent should act on it
-    # (keep what finished, write the manifest), not each worker with its own traceback.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # A parent killed outright (SIGKILL, the OOM killer) runs no clean-up, and the pool's workers,
-    # blocked on its task queue, would wait forever (keeping the forkserver alive with them).
-    import multiprocessing
-
-    parent = multiprocessing.parent_process()
-    if parent is not None:
-        threading.Thread(target=_exit_with_parent, args=(parent.sentinel,), daemon=True).start()
-
-
-def _exit_with_parent(sentinel: int) -> None:
-    from multiprocessing.connection import wait
-
-    wait([sentinel])  # readable once the parent process has gone
-    os._exit(1)
 
 
 @contextmanager
@@ -110,56 +91,20 @@ def _check_stop() -> None:
         raise KeyboardInterrupt
 
 
-@contextmanager
-def open_executor(workers: int | None, dask: str | None) -> Iterator[Executor | None]:
-    """An executor for the requested backend; None means run serially in this process.
+_OPEN = object()  # run_tasks/execute: open an executor from `where`
 
-    With `dask`, the address is checked first (sim.cluster.check_dask_address: a few seconds at
-    most, one-line UserError), so a caller that opens this before creating its results folder
-    leaves nothing behind. An empty `dask` is a bad address, not "no Dask".
+
+def run_tasks(tasks: list[Task], on_result: Callable[[Task, object], None], where: ExecutorSpec = LOCAL,
+              progress: bool | None = None, work: Callable[[Task], tuple[int, object]] | None = None,
+              executor=_OPEN) -> None:
+    """Run `work` (default: simulate the chunk) on every task; hand each result to `on_result`.
+
+    `where` says where to run; `executor` may instead pass one already open (from where.open()).
     """
-    if dask is not None:
-        from sim.cluster import dask_executor
-
-        with dask_executor(dask, workers) as executor:
-            yield executor
-        return
-    workers = workers or os.cpu_count() or 1
-    if workers == 1:
-        yield None
-        return
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import forkserver
-
-    from sim.cluster import _sigint_ignored_by_children
-
-    # forkserver: no fork of a process that may hold Arrow's threads; preloading keeps start-up cheap.
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["sim.simulate"])
-    with _sigint_ignored_by_children():
-        # Workers are forked by the server with its signal dispositions, so they ignore Ctrl-C from
-        # birth: a worker still starting when Ctrl-C comes would otherwise die and break the pool.
-        forkserver.ensure_running()
-    executor = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker)
-    try:
-        yield executor
-    finally:
-        # On an interrupt, waiting for queued chunks would make Ctrl-C take as long as the job.
-        executor.shutdown(wait=True, cancel_futures=True)
-
-
-_OPEN = object()  # run_tasks/execute: open an executor from `workers` and `dask`
-
-
-def run_tasks(tasks: list[Task], on_result: Callable[[Task, object], None], workers: int | None = None,
-              dask: str | None = None, progress: bool | None = None,
-              work: Callable[[Task], tuple[int, object]] | None = None, executor=_OPEN) -> None:
-    """Run `work` (default: simulate the chunk) on every task; hand each result to `on_result`."""
     if executor is _OPEN:
         if tasks:
-            with open_executor(workers, dask) as opened:
-                run_tasks(tasks, on_result, progress=progress, work=work, executor=opened)
+            with where.open() as opened:
+                run_tasks(tasks, on_result, where, progress=progress, work=work, executor=opened)
         return
     work = work or _work
     bar = _progress(sum(t.spec.runs[1] - t.spec.runs[0] for t in tasks), progress)
@@ -204,7 +149,7 @@ def _work_and_write(task: Task, folder: str, job_id: str = "") -> tuple[int, Non
     return task.chunk_id, None
 
 
-def execute(tasks: list[Task], folder: ResultsFolder, workers: int | None = None, dask: str | None = None,
+def execute(tasks: list[Task], folder: ResultsFolder, where: ExecutorSpec = LOCAL,
             progress: bool | None = None, executor=_OPEN) -> int:
     """Run every task not already finished in `folder`; write each chunk as it completes."""
     from concurrent.futures import ProcessPoolExecutor
@@ -214,14 +159,14 @@ def execute(tasks: list[Task], folder: ResultsFolder, workers: int | None = None
     todo = [t for t in tasks if t.chunk_id not in done]
     # Local workers share the disk: each writes its own chunk (atomically), which keeps the
     # parent's core free; Dask workers may be elsewhere, so they send their tables back.
-    local = dask is None and (executor is _OPEN or isinstance(executor, ProcessPoolExecutor))
+    local = where.dask is None and (executor is _OPEN or isinstance(executor, ProcessPoolExecutor))
     work = partial(_work_and_write, folder=str(folder.path), job_id=folder.job_id) if local else None
 
     def keep(task: Task, tables) -> None:
         if tables is not None:
             folder.write_chunk(task.chunk_id, tables)
 
-    run_tasks(todo, keep, workers=workers, dask=dask, progress=progress, executor=executor, work=work)
+    run_tasks(todo, keep, where, progress=progress, executor=executor, work=work)
     return len(todo)
 
 
@@ -401,7 +346,7 @@ def run_command(args, argv: list[str]) -> int:
             raise UserError([Problem("", None, "--resume", "continues the folder it names; drop --out/--force")])
         # Options that define the job must match the manifest: a resumed job silently ignoring
         # a --set would pass off the old scenario's numbers as the new one's.
-        result = resume_job(args.resume, argv=argv, workers=args.workers, dask=dask, scenario=args.scenario,
+        result = resume_job(args.resume, argv=argv, executor=ExecutorSpec(args.workers, dask), scenario=args.scenario,
                             given={"runs": args.runs, "seed": args.seed, "chunk_size": args.chunk, "sets": sets})
     else:
         if not args.scenario:
@@ -409,7 +354,7 @@ def run_command(args, argv: list[str]) -> int:
         runs = args.runs if args.runs is not None else DEFAULT_RUNS
         spec = JobSpec(kind="run", scenario=args.scenario, sets=sets, runs=runs, seed=args.seed or 0,
                        chunk_size=args.chunk, rounds=True)
-        result = run_job(spec, out=args.out, argv=argv, workers=args.workers, dask=dask,
+        result = run_job(spec, out=args.out, argv=argv, executor=ExecutorSpec(args.workers, dask),
                          force=getattr(args, "force", False), yes=getattr(args, "yes", False))
     print(result.summary)
     out, manifest = result.out, result.manifest

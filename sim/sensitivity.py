@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.errors import Problem, UserError
+from sim.executors import LOCAL, ExecutorSpec
 
 
 def next_power_of_two(n: int) -> int:
@@ -110,7 +111,7 @@ def _evaluate_chunk(task) -> tuple[int, tuple[int, int, np.ndarray]]:
     return task.chunk_id, (runs.num_rows, int(agreed.sum()), payoff)
 
 
-def scenario_model(prep, runs: int, seed: int, workers: int | None = None, dask: str | None = None,
+def scenario_model(prep, runs: int, seed: int, executor: ExecutorSpec = LOCAL,
                    progress: bool | None = None, chunk_size: int = 2000) -> tuple[Callable, list[str]]:
     """The model function for Sobol' analysis of a prepared scenario, and the names of its outputs."""
     from sim.runner import Task, run_tasks
@@ -133,7 +134,7 @@ def scenario_model(prep, runs: int, seed: int, workers: int | None = None, dask:
         def collect(task, result) -> None:
             results[task.chunk_id] = result
 
-        run_tasks(tasks, collect, workers=workers, dask=dask, progress=progress, work=_evaluate_chunk)
+        run_tasks(tasks, collect, executor, progress=progress, work=_evaluate_chunk)
         # Sum in chunk order, not completion order: floating-point sums must not depend on workers.
         for chunk_id in sorted(results):
             k = chunk_id // len(starts)
@@ -146,7 +147,7 @@ def scenario_model(prep, runs: int, seed: int, workers: int | None = None, dask:
 
 
 def scenario_sensitivity(scenario: str, samples: Sequence[str], points: int = 64, runs: int = 100, seed: int = 0,
-                         sets: Sequence[str] = (), workers: int | None = None, dask: str | None = None,
+                         sets: Sequence[str] = (), executor: ExecutorSpec = LOCAL,
                          progress: bool | None = None) -> dict:
     """Sobol' indices of the agreement rate and each actor's mean utility over the `samples` ranges.
 
@@ -160,7 +161,7 @@ def scenario_sensitivity(scenario: str, samples: Sequence[str], points: int = 64
     spec = JobSpec(kind="sensitivity", scenario=scenario, sets=tuple(sets), samples=tuple(samples), points=n,
                    runs=runs, seed=seed)
     prep = prepare(spec)
-    model, outputs = scenario_model(prep, runs, seed, workers=workers, dask=dask, progress=progress)
+    model, outputs = scenario_model(prep, runs, seed, executor, progress=progress)
     bounds = [(axis.low, axis.high) for axis in prep.axes]
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=SAMPLER_SPAWN_KEY))
     res = sobol_analysis(model, bounds, n, rng)
@@ -221,7 +222,7 @@ def sensitivity_command(args, argv: list[str]) -> int:
     if args.out and Path(args.out).is_dir():
         raise UserError([Problem(args.out, None, "--out", "is a folder; give a file name for the JSON")])
     report = scenario_sensitivity(args.scenario, args.sample, points=n, runs=args.runs, seed=args.seed,
-                                  sets=args.set or (), workers=args.workers, dask=args.dask)
+                                  sets=args.set or (), executor=ExecutorSpec(args.workers, args.dask))
     text = json.dumps(report, indent=2)
     if args.out:
         atomic_write_bytes(Path(args.out), (text + "\n").encode())

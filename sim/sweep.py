@@ -33,6 +33,7 @@ import pyarrow as pa
 from sim.budget import check_estimate, check_points, check_workers, chunk_cap, estimate
 from sim.domain.game import Game, compile_scenario
 from sim.errors import Problem, ScenarioError, UserError
+from sim.executors import LOCAL, ExecutorSpec
 from sim.results import ResultsFolder, now_iso, write_failure
 from sim.scenario.load import LoadedScenario, validate
 from sim.scenario.overrides import (Path_, apply_overrides, get, is_numeric, is_whole_number, parse_value,
@@ -479,13 +480,13 @@ class JobResult:
 
 
 def run_job(spec: JobSpec, out: str | Path | None = None, argv: list[str] | None = None,
-            workers: int | None = None, dask: str | None = None, force: bool = False,
-            progress: bool | None = None, yes: bool = False) -> JobResult:
+            executor: ExecutorSpec = LOCAL, force: bool = False, progress: bool | None = None,
+            yes: bool = False) -> JobResult:
     """Plan and validate a job, check it fits the machine, create its results folder, run it and merge."""
-    from sim.runner import auto_chunk_size, base_manifest, default_out, open_executor
+    from sim.runner import auto_chunk_size, base_manifest, default_out
 
-    check_workers(workers, dask)
-    workers_eff = workers or os.cpu_count() or 1
+    check_workers(executor.workers, executor.dask)
+    workers_eff = executor.effective_workers
     plan = plan_job(spec)
     game = plan.games[0]
     cap, _ = chunk_cap(game.protocol["max_rounds"], game.n_actors, spec.rounds)
@@ -503,9 +504,9 @@ def run_job(spec: JobSpec, out: str | Path | None = None, argv: list[str] | None
     check_estimate(estimate(plan.n_points, spec.runs, spec.chunk_size, game.protocol["max_rounds"], game.n_actors,
                             spec.rounds, workers_eff), out, yes)
     # The executor comes first: an unreachable cluster or a missing extra must leave no folder behind.
-    with open_executor(workers, dask) as executor:
+    with executor.open() as pool:
         manifest = base_manifest(plan.loaded, plan.games[0], argv or sys.argv, spec.seed, spec.runs,
-                                 workers=workers_eff, chunk_size=spec.chunk_size, dask=dask)
+                                 workers=workers_eff, chunk_size=spec.chunk_size, dask=executor.dask)
         manifest["points"] = plan.n_points
         manifest["job"] = {**spec.to_dict(), "scenario_path": str(Path(spec.scenario).resolve()),
                            "n_points": plan.n_points, "swept": [a.name for a in plan.axes]}
@@ -519,18 +520,15 @@ def run_job(spec: JobSpec, out: str | Path | None = None, argv: list[str] | None
                 folder.write_table("points", plan.points_table())
         except OSError as exc:
             raise write_failure(folder.path, exc) from None
-        return _execute_and_finish(plan, folder, manifest, executor, progress)
+        return _execute_and_finish(plan, folder, manifest, executor, pool, progress)
 
 
-def resume_job(path: str | Path, argv: list[str] | None = None, workers: int | None = None,
-               dask: str | None = None, scenario: str | None = None, given: dict | None = None,
-               progress: bool | None = None) -> JobResult:
+def resume_job(path: str | Path, argv: list[str] | None = None, executor: ExecutorSpec = LOCAL,
+               scenario: str | None = None, given: dict | None = None, progress: bool | None = None) -> JobResult:
     """Continue an interrupted job from its manifest: run the missing chunks, merge, summarise.
 
     `given` holds job options the user also typed; each must match the manifest.
     """
-    from sim.runner import open_executor
-
     folder = ResultsFolder.open(path)
     manifest = folder.read_manifest()
     job = manifest.get("job")
@@ -568,9 +566,9 @@ def resume_job(path: str | Path, argv: list[str] | None = None, workers: int | N
     if spec.kind != "run":
         _check_points(plan, folder)
     manifest.setdefault("resumed", []).append({"at": now_iso(), "command": list(argv or sys.argv),
-                                              "workers": workers or os.cpu_count() or 1, "dask": dask})
-    with open_executor(workers, dask) as executor:
-        return _execute_and_finish(plan, folder, manifest, executor, progress)
+                                              "workers": executor.effective_workers, "dask": executor.dask})
+    with executor.open() as pool:
+        return _execute_and_finish(plan, folder, manifest, executor, pool, progress)
 
 
 def _check_same_options(spec: JobSpec, given: dict, folder: ResultsFolder) -> None:
@@ -635,7 +633,7 @@ def resume_hint(kind: str, out: Path) -> str:
     return f"negsim {'run' if kind == 'run' else 'sweep'} --resume {shlex.quote(str(out))}"
 
 
-def _execute_and_finish(plan: Plan, folder: ResultsFolder, manifest: dict, executor,
+def _execute_and_finish(plan: Plan, folder: ResultsFolder, manifest: dict, where: ExecutorSpec, pool,
                         progress: bool | None) -> JobResult:
     from concurrent.futures.process import BrokenProcessPool
 
@@ -661,7 +659,7 @@ def _execute_and_finish(plan: Plan, folder: ResultsFolder, manifest: dict, execu
         # Ctrl-C or SIGTERM (how batch schedulers stop jobs), during the runs or the merge, leaves
         # the manifest "incomplete" and the finished chunks usable for --resume.
         with stop_on_signals():
-            execute(tasks, folder, progress=progress, executor=executor)
+            execute(tasks, folder, where, progress=progress, executor=pool)
             missing = set(expected) - folder.finished_chunks()
             counts = folder.merge(sorted(expected)) if not missing else {}
     except BaseException as exc:
@@ -780,7 +778,7 @@ def sweep_command(args, argv: list[str]) -> int:
     if args.resume:
         if args.out or args.force:
             raise UserError([Problem("", None, "--resume", "continues the folder it names; drop --out/--force")])
-        result = resume_job(args.resume, argv=argv, workers=args.workers, dask=args.dask, scenario=args.scenario,
+        result = resume_job(args.resume, argv=argv, executor=ExecutorSpec(args.workers, args.dask), scenario=args.scenario,
                             given=given)
     else:
         if not args.scenario:
@@ -790,7 +788,7 @@ def sweep_command(args, argv: list[str]) -> int:
                        method=args.method or "lhs", points=args.points,
                        runs=args.runs or DEFAULT_SWEEP_RUNS, seed=args.seed or 0, chunk_size=args.chunk,
                        rounds=bool(args.rounds))
-        result = run_job(spec, out=args.out, argv=argv, workers=args.workers, dask=args.dask, force=args.force,
+        result = run_job(spec, out=args.out, argv=argv, executor=ExecutorSpec(args.workers, args.dask), force=args.force,
                          yes=getattr(args, "yes", False))
     print(result.summary)
     return 0

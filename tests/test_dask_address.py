@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from sim.executors import ExecutorSpec
 from sim.errors import UserError
 from tests.conftest import TINY, negsim_command
 
@@ -209,7 +210,7 @@ def test_resume_with_a_bad_address_leaves_the_folder_resumable(tmp_path, monkeyp
     monkeypatch.setattr(sim.runner, "_work", work)
     cut = tmp_path / "cut"
     with pytest.raises(KeyboardInterrupt):
-        run_job(JobSpec(kind="run", scenario=str(TINY), runs=10, chunk_size=5, rounds=True), out=cut, workers=1,
+        run_job(JobSpec(kind="run", scenario=str(TINY), runs=10, chunk_size=5, rounds=True), out=cut, executor=ExecutorSpec(1),
                 progress=False)
     monkeypatch.undo()
     before = {p.name: p.read_bytes() for p in cut.iterdir() if p.is_file()}

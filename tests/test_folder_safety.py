@@ -19,6 +19,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from sim.executors import ExecutorSpec
 from sim.results import LOCK, MARKER, ResultsFolder
 from sim.sweep import JobSpec, resume_job, run_job
 from tests.conftest import TINY, negsim_command
@@ -37,7 +38,7 @@ def _interrupted_before_merge(tmp_path: Path, monkeypatch, name: str = "cut", sp
     with monkeypatch.context() as m:
         m.setattr(ResultsFolder, "merge", stop)
         with pytest.raises(KeyboardInterrupt):
-            run_job(spec, out=tmp_path / name, workers=1, progress=False)
+            run_job(spec, out=tmp_path / name, executor=ExecutorSpec(1), progress=False)
     return tmp_path / name
 
 
@@ -55,7 +56,7 @@ def test_force_never_replaces_a_folder_without_the_marker(tmp_path, capsys):
 
 
 def test_force_keeps_a_users_own_files_inside_a_results_folder(tmp_path):
-    out = run_job(JobSpec(kind="run", scenario=str(TINY), runs=3), out=tmp_path / "r", workers=1, progress=False).out
+    out = run_job(JobSpec(kind="run", scenario=str(TINY), runs=3), out=tmp_path / "r", executor=ExecutorSpec(1), progress=False).out
     (out / "my-analysis.ipynb").write_text("{}")
     (out / "notes").mkdir()
     (out / "notes" / "draft.txt").write_text("keep me")
@@ -123,11 +124,11 @@ def test_resume_verifies_chunks_and_reruns_the_bad_ones(tmp_path, monkeypatch, d
                 shutil.copy(other / "chunks" / (name + suffix), chunks / (name + suffix))
     else:
         Path(str(victim) + ".sha256").unlink()
-    resume_job(cut, workers=1, progress=False)
+    resume_job(cut, executor=ExecutorSpec(1), progress=False)
     err = capsys.readouterr().err
     if damage != "stray file":
         assert "failed verification" in err or damage == "checksum deleted", err
-    whole = run_job(SWEEP, out=tmp_path / "whole", workers=1, progress=False).out
+    whole = run_job(SWEEP, out=tmp_path / "whole", executor=ExecutorSpec(1), progress=False).out
     if damage == "stray file":  # not negsim's, so kept where it is; nothing else is left
         assert [p.name for p in chunks.iterdir()] == ["runs-backup.parquet"]
         (chunks / "runs-backup.parquet").unlink()
@@ -266,7 +267,7 @@ def test_memory_per_run_does_not_grow_with_the_number_of_rounds():
 
 @pytest.mark.parametrize("lost", ["runs.parquet", "rounds.parquet"])
 def test_a_complete_folder_that_lost_a_table_is_rebuilt_by_resume(tmp_path, lost):
-    out = run_job(JobSpec(kind="run", scenario=str(TINY), runs=6, rounds=True), out=tmp_path / "r", workers=1,
+    out = run_job(JobSpec(kind="run", scenario=str(TINY), runs=6, rounds=True), out=tmp_path / "r", executor=ExecutorSpec(1),
                   progress=False).out
     kept = pq.read_table(out / lost)
     (out / lost).unlink()

@@ -24,6 +24,7 @@ import pytest
 import sim.cli
 import sim.runner
 import sim.sweep
+from sim.executors import ExecutorSpec
 from sim.results import ResultsFolder, atomic_write_bytes, atomic_write_table
 from sim.sweep import JobSpec, resume_job, run_job
 from tests.conftest import TINY, negsim_command
@@ -125,7 +126,7 @@ def test_ctrl_c_keeps_finished_chunks_and_resume_completes(tmp_path, kind):
     resumed = negsim(kind, "--resume", out, "--workers", "1")
     assert resumed.returncode == 0, resumed.stderr
     assert "Traceback" not in resumed.stderr
-    whole = run_job(spec, out=tmp_path / "whole", workers=1, progress=False).out
+    whole = run_job(spec, out=tmp_path / "whole", executor=ExecutorSpec(1), progress=False).out
     points = 8 if kind == "sweep" else 1
     assert_clean_and_complete(out, whole, rounds=True, runs=spec.runs, points=points)
     manifest = json.loads((out / "manifest.json").read_text())
@@ -248,7 +249,7 @@ def test_resume_removes_temporaries_of_writes_cut_short(tmp_path, monkeypatch):
     """A process killed mid-write leaves `.NAME.PID.tmp` files; resume deletes them before it runs."""
     spec = JobSpec(scenario=str(TINY), grids=("actors.alpha.weights.north=0.5,2",), runs=10, seed=1, chunk_size=5,
                    rounds=True)
-    whole = run_job(spec, out=tmp_path / "whole", workers=1, progress=False).out
+    whole = run_job(spec, out=tmp_path / "whole", executor=ExecutorSpec(1), progress=False).out
     real = sim.runner._work
     calls = {"n": 0}
 
@@ -261,21 +262,21 @@ def test_resume_removes_temporaries_of_writes_cut_short(tmp_path, monkeypatch):
     with monkeypatch.context() as m:
         m.setattr(sim.runner, "_work", work)
         with pytest.raises(KeyboardInterrupt):
-            run_job(spec, out=tmp_path / "cut", workers=1, progress=False)
+            run_job(spec, out=tmp_path / "cut", executor=ExecutorSpec(1), progress=False)
     cut = tmp_path / "cut"
     half = (whole / "runs.parquet").read_bytes()[:300]
     planted = [cut / "chunks" / ".runs-000003.parquet.99999.tmp", cut / "chunks" / ".rounds-000002.parquet.4242.tmp",
                cut / ".runs.parquet.77777.tmp", cut / ".manifest.json.5555.tmp"]
     for p in planted:
         p.write_bytes(half)
-    resume_job(cut, workers=1, progress=False)
+    resume_job(cut, executor=ExecutorSpec(1), progress=False)
     assert temporaries(cut) == [] and not (cut / "chunks").exists()
     assert_clean_and_complete(cut, whole, rounds=True, runs=10, points=2)
 
 
 def test_an_interrupt_before_the_first_chunk_leaves_a_resumable_folder(tmp_path, monkeypatch):
     spec = JobSpec(scenario=str(TINY), grids=("protocol.temperature=0,0.05",), runs=6, chunk_size=3, rounds=True)
-    whole = run_job(spec, out=tmp_path / "whole", workers=1, progress=False).out
+    whole = run_job(spec, out=tmp_path / "whole", executor=ExecutorSpec(1), progress=False).out
 
     def interrupted(self, name, table):
         raise KeyboardInterrupt
@@ -283,11 +284,11 @@ def test_an_interrupt_before_the_first_chunk_leaves_a_resumable_folder(tmp_path,
     with monkeypatch.context() as m:
         m.setattr(ResultsFolder, "write_table", interrupted)  # Ctrl-C while points.parquet is written
         with pytest.raises(KeyboardInterrupt):
-            run_job(spec, out=tmp_path / "early", workers=1, progress=False)
+            run_job(spec, out=tmp_path / "early", executor=ExecutorSpec(1), progress=False)
     early = tmp_path / "early"
     assert json.loads((early / "manifest.json").read_text())["status"] == "running"
     assert not (early / "points.parquet").exists()
-    resume_job(early, workers=1, progress=False)
+    resume_job(early, executor=ExecutorSpec(1), progress=False)
     assert_clean_and_complete(early, whole, rounds=True, runs=6, points=2)
 
 
@@ -296,7 +297,7 @@ def test_resume_after_a_kill_in_the_middle_of_the_merge(tmp_path, monkeypatch, m
     """Killed after runs.parquet was written, while the chunk files were being deleted, before the
     manifest said "complete": the resume redoes what is missing and gives the same tables."""
     spec = JobSpec(scenario=str(TINY), grids=("protocol.temperature=0,0.05",), runs=12, chunk_size=3, rounds=True)
-    whole = run_job(spec, out=tmp_path / "whole", workers=1, progress=False).out
+    whole = run_job(spec, out=tmp_path / "whole", executor=ExecutorSpec(1), progress=False).out
     real = ResultsFolder.merge
     deleted = []
     real_unlink = Path.unlink
@@ -320,7 +321,7 @@ def test_resume_after_a_kill_in_the_middle_of_the_merge(tmp_path, monkeypatch, m
     with monkeypatch.context() as m:
         m.setattr(ResultsFolder, "merge", merge_then_die)
         with pytest.raises(KeyboardInterrupt):
-            run_job(spec, out=tmp_path / "cut", workers=1, progress=False)
+            run_job(spec, out=tmp_path / "cut", executor=ExecutorSpec(1), progress=False)
     cut = tmp_path / "cut"
     left = sorted(p.name for p in (cut / "chunks").glob("*.parquet"))
     if moment == "merged":
@@ -330,13 +331,13 @@ def test_resume_after_a_kill_in_the_middle_of_the_merge(tmp_path, monkeypatch, m
         runs_ids = {n.split("-")[1] for n in left if n.startswith("runs-")}
         assert runs_ids <= {n.split("-")[1] for n in left if n.startswith("rounds-")}
         assert len(left) == 16 - len([d for d in deleted if d.endswith(".parquet")])
-    resume_job(cut, workers=2, progress=False)
+    resume_job(cut, executor=ExecutorSpec(2), progress=False)
     assert_clean_and_complete(cut, whole, rounds=True, runs=12, points=2)
 
 
 def test_resume_of_a_complete_folder_changes_nothing(tmp_path):
     out = run_job(JobSpec(kind="run", scenario=str(TINY), runs=5, rounds=True), out=tmp_path / "done",
-                  workers=1, progress=False).out
+                  executor=ExecutorSpec(1), progress=False).out
     before = snapshot(out)
     result = negsim("run", "--resume", out, "--workers", "1")
     assert result.returncode == 0 and "already complete" in result.stdout, result.stderr
@@ -524,7 +525,7 @@ def test_results_folder_in_a_read_only_parent(tmp_path):
 
 def test_existing_results_folder_is_refused_and_left_byte_for_byte(tmp_path, capsys):
     done = run_job(JobSpec(kind="sweep", scenario=str(TINY), grids=("protocol.temperature=0,0.1",), runs=4),
-                   out=tmp_path / "done", workers=1, progress=False).out
+                   out=tmp_path / "done", executor=ExecutorSpec(1), progress=False).out
     (done / "notes.txt").write_text("mine")
     before = snapshot(done)
     assert_clean_error(negsim("run", TINY, "--runs", "3", "--out", done, "--workers", "2"),
@@ -553,7 +554,7 @@ def test_resume_of_something_that_is_not_a_results_folder(tmp_path, capsys):
     assert_clean_error(main(capsys, "sweep", "--resume", broken), "not a results folder")
     assert sorted(p.name for p in broken.iterdir()) == ["manifest.json"]
     # negsim's own folder with a damaged manifest: one line saying so, not a traceback
-    ours = run_job(JobSpec(kind="run", scenario=str(TINY), runs=3), out=tmp_path / "ours", workers=1,
+    ours = run_job(JobSpec(kind="run", scenario=str(TINY), runs=3), out=tmp_path / "ours", executor=ExecutorSpec(1),
                    progress=False).out
     (ours / "manifest.json").write_text('{"status": "runn')
     assert_clean_error(main(capsys, "run", "--resume", ours), "not valid JSON")

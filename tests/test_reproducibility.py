@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 import sim
 import sim.cluster
+from sim.executors import ExecutorSpec
 from sim.domain.game import compile_scenario
 from sim.runner import plan_chunks
 from sim.scenario import load_scenario
@@ -61,11 +62,11 @@ def job(chunk: int | None) -> JobSpec:
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> Path:
     """The job run serially in one chunk per point."""
-    return run_job(job(RUNS), out=tmp_path_factory.mktemp("ref") / "out", workers=1, progress=False).out
+    return run_job(job(RUNS), out=tmp_path_factory.mktemp("ref") / "out", executor=ExecutorSpec(1), progress=False).out
 
 
 def test_repeated_runs_are_byte_identical(tmp_path, reference):
-    again = run_job(job(RUNS), out=tmp_path / "again", workers=1, progress=False).out
+    again = run_job(job(RUNS), out=tmp_path / "again", executor=ExecutorSpec(1), progress=False).out
     for name in ("points", "runs", "rounds"):
         assert (again / f"{name}.parquet").read_bytes() == (reference / f"{name}.parquet").read_bytes(), name
 
@@ -87,7 +88,7 @@ def test_tables_do_not_depend_on_workers_backend_or_chunks(tmp_path, monkeypatch
         monkeypatch.setattr(sim.cluster, "dask_executor",
                             functools.partial(sim.cluster.dask_executor, processes=False))
         dask = "local"
-    out = run_job(job(chunk), out=tmp_path / "out", workers=workers, dask=dask, progress=False).out
+    out = run_job(job(chunk), out=tmp_path / "out", executor=ExecutorSpec(workers, dask), progress=False).out
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["parameters"]["chunk_size"] == chunk and manifest["parameters"]["dask"] == dask
     assert_same_tables(out, reference)
@@ -244,17 +245,17 @@ def test_rerun_treats_nan_as_equal_to_nan(tmp_path, capsys):
     shutil.copy(DATA / "tiny_source.txt", tmp_path / "tiny_source.txt")
     (tmp_path / "bare.yaml").write_text(text)
     out = run_job(JobSpec(kind="run", scenario=str(tmp_path / "bare.yaml"), runs=6, rounds=True),
-                  out=tmp_path / "r", workers=1, progress=False).out
+                  out=tmp_path / "r", executor=ExecutorSpec(1), progress=False).out
     assert np.isnan(pq.read_table(out / "runs.parquet")["proposal_distance"].to_numpy()).all()
     from sim.rerun import rerun
 
-    ok, text = rerun(out, workers=1)
+    ok, text = rerun(out, ExecutorSpec(1))
     assert ok, text
 
 
 def test_rerun_refuses_an_unfinished_folder(tmp_path):
     out = tmp_path / "r"
-    run_job(JobSpec(kind="run", scenario=str(TINY), runs=4, rounds=True), out=out, workers=1, progress=False)
+    run_job(JobSpec(kind="run", scenario=str(TINY), runs=4, rounds=True), out=out, executor=ExecutorSpec(1), progress=False)
     manifest = json.loads((out / "manifest.json").read_text())
     manifest["status"] = "incomplete"
     (out / "manifest.json").write_text(json.dumps(manifest))

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sim.executors import ExecutorSpec
 from sim.domain.game import compile_scenario
 from sim.model.model import NegotiationModel, RunDraws
 from sim.scenario import load_scenario
@@ -159,7 +160,7 @@ def test_a_field_the_scenario_does_not_use_changes_nothing(tmp_path):
 
     spec = JobSpec(kind="sweep", scenario=str(ALASKA), grids=("actors.europe.capability=0.2:1.0:3",),
                    runs=150, seed=11)
-    result = run_job(spec, out=tmp_path / "sweep", argv=["test"], workers=1)
+    result = run_job(spec, out=tmp_path / "sweep", argv=["test"], executor=ExecutorSpec(1))
     n, agreed = point_rates(result.out / "runs.parquet", 3)
     import pandas as pd
 
@@ -262,7 +263,7 @@ def test_report_shows_derived_reservations_and_the_date_curve(tmp_path):
     from sim.sweep import JobSpec, run_job
 
     result = run_job(JobSpec(kind="run", scenario=str(ALASKA), runs=300, seed=5, rounds=False), out=tmp_path / "r",
-                     argv=["test"], workers=1)
+                     argv=["test"], executor=ExecutorSpec(1))
     html = build_report(result.out)
     assert "derived from the war" in html
     import pandas as pd

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 import sim.cluster
 import sim.runner
+from sim.executors import ExecutorSpec
 from sim.errors import UserError
 from sim.results import ResultsFolder
 from sim.scenario import load_scenario
@@ -195,7 +196,7 @@ def test_whole_number_fields_take_whole_numbers():
 
 def test_points_table_and_point_ids_on_runs(tmp_path):
     spec = JobSpec(scenario=str(TINY), grids=(GRID, "protocol.temperature=0,0.05"), samples=(), runs=12, seed=3)
-    result = run_job(spec, out=tmp_path / "s", workers=1, progress=False)
+    result = run_job(spec, out=tmp_path / "s", executor=ExecutorSpec(1), progress=False)
     points = pd.read_parquet(result.out / "points.parquet")
     assert list(points.columns) == ["point", "actors.alpha.weights.north", "protocol.temperature"]
     assert points.values.tolist() == [[0, 0.5, 0.0], [1, 0.5, 0.05], [2, 1.75, 0.0], [3, 1.75, 0.05],
@@ -209,7 +210,7 @@ def test_points_table_and_point_ids_on_runs(tmp_path):
     assert "agreement" in result.summary and "protocol.temperature" in result.summary
 
     with_rounds = run_job(JobSpec(scenario=str(TINY), samples=("protocol.temperature=0:0.1",), points=3, runs=4,
-                                  rounds=True), out=tmp_path / "r", workers=1, progress=False)
+                                  rounds=True), out=tmp_path / "r", executor=ExecutorSpec(1), progress=False)
     assert set(pd.read_parquet(with_rounds.out / "rounds.parquet")["point"]) == {0, 1, 2}
     sampled = pd.read_parquet(with_rounds.out / "points.parquet")["protocol.temperature"]
     assert sampled.between(0, 0.1).all() and sampled.nunique() == 3
@@ -225,11 +226,11 @@ def test_sampling_is_seeded():
 
 def test_serial_pool_and_dask_give_identical_tables(tmp_path, monkeypatch):
     spec = JobSpec(scenario=str(TINY), grids=(GRID,), runs=30, seed=11, chunk_size=10)
-    serial = run_job(spec, out=tmp_path / "serial", workers=1, progress=False).out
-    pool = run_job(spec, out=tmp_path / "pool", workers=2, progress=False).out
+    serial = run_job(spec, out=tmp_path / "serial", executor=ExecutorSpec(1), progress=False).out
+    pool = run_job(spec, out=tmp_path / "pool", executor=ExecutorSpec(2), progress=False).out
     # An in-process LocalCluster (threads) exercises the Dask path without starting processes.
     monkeypatch.setattr(sim.cluster, "dask_executor", functools.partial(sim.cluster.dask_executor, processes=False))
-    dask = run_job(spec, out=tmp_path / "dask", workers=2, dask="local", progress=False).out
+    dask = run_job(spec, out=tmp_path / "dask", executor=ExecutorSpec(2, "local"), progress=False).out
     expected = tables(serial)
     assert len(expected) == 90
     pd.testing.assert_frame_equal(tables(pool), expected)
@@ -251,16 +252,16 @@ def _interrupt_after(monkeypatch, n_chunks: int) -> None:
 
 def test_interrupted_sweep_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch, capsys):
     spec = JobSpec(scenario=str(TINY), grids=(GRID,), runs=20, seed=4, chunk_size=5, rounds=True)
-    whole = run_job(spec, out=tmp_path / "whole", workers=1, progress=False).out
+    whole = run_job(spec, out=tmp_path / "whole", executor=ExecutorSpec(1), progress=False).out
     with monkeypatch.context() as m:
         _interrupt_after(m, 5)
         with pytest.raises(KeyboardInterrupt):
-            run_job(spec, out=tmp_path / "cut", workers=1, progress=False)
+            run_job(spec, out=tmp_path / "cut", executor=ExecutorSpec(1), progress=False)
     cut = tmp_path / "cut"
     assert json.loads((cut / "manifest.json").read_text())["status"] == "incomplete"
     assert ResultsFolder(cut).finished_chunks() == {0, 1, 2, 3, 4}
     assert f"negsim sweep --resume {cut}" in capsys.readouterr().err
-    result = resume_job(cut, workers=2, progress=False)
+    result = resume_job(cut, executor=ExecutorSpec(2), progress=False)
     for name in ("runs", "rounds"):
         pd.testing.assert_frame_equal(pd.read_parquet(cut / f"{name}.parquet"),
                                       pd.read_parquet(whole / f"{name}.parquet"))
@@ -277,29 +278,29 @@ def test_resume_refuses_a_changed_scenario(tmp_path, monkeypatch):
     with monkeypatch.context() as m:
         _interrupt_after(m, 2)
         with pytest.raises(KeyboardInterrupt):
-            run_job(spec, out=tmp_path / "cut", workers=1, progress=False)
+            run_job(spec, out=tmp_path / "cut", executor=ExecutorSpec(1), progress=False)
     scenario.write_text(scenario.read_text() + "\n# edited\n")
     with pytest.raises(UserError) as info:
-        resume_job(tmp_path / "cut", workers=1, progress=False)
+        resume_job(tmp_path / "cut", executor=ExecutorSpec(1), progress=False)
     assert "scenario file has changed since this job started" in str(info.value)
     with pytest.raises(UserError) as info:
-        resume_job(tmp_path / "cut", workers=1, given={"runs": 99})
+        resume_job(tmp_path / "cut", executor=ExecutorSpec(1), given={"runs": 99})
     assert "runs (manifest: 10, given: 99)" in str(info.value)
 
 
 def test_existing_folder_is_refused_unless_force(tmp_path):
     spec = JobSpec(scenario=str(TINY), runs=3, kind="run", rounds=True)
-    out = run_job(spec, out=tmp_path / "r", workers=1, progress=False).out
+    out = run_job(spec, out=tmp_path / "r", executor=ExecutorSpec(1), progress=False).out
     with pytest.raises(UserError, match="already exists"):
-        run_job(spec, out=out, workers=1, progress=False)
+        run_job(spec, out=out, executor=ExecutorSpec(1), progress=False)
     (out / "marker").write_text("a file of the user's")
-    run_job(spec, out=out, workers=1, force=True, progress=False)
+    run_job(spec, out=out, executor=ExecutorSpec(1), force=True, progress=False)
     assert (out / "marker").read_text() == "a file of the user's" and (out / "runs.parquet").exists()
     precious = tmp_path / "precious"
     precious.mkdir()
     (precious / "thesis.tex").write_text("years of work")
     with pytest.raises(UserError, match="only replaces a results folder"):
-        run_job(spec, out=precious, workers=1, force=True, progress=False)
+        run_job(spec, out=precious, executor=ExecutorSpec(1), force=True, progress=False)
     assert (precious / "thesis.tex").read_text() == "years of work"
 
 
@@ -377,5 +378,5 @@ def test_cli_ctrl_c_then_resume(tmp_path):
     resumed = negsim("sweep", "--resume", str(out), "--workers", "1")
     assert resumed.returncode == 0, resumed.stderr
     whole = run_job(JobSpec(scenario=str(TINY), grids=(grid,), runs=12, chunk_size=4, seed=2),
-                    out=tmp_path / "whole", workers=1, progress=False).out
+                    out=tmp_path / "whole", executor=ExecutorSpec(1), progress=False).out
     pd.testing.assert_frame_equal(tables(out), tables(whole))

@@ -1,0 +1,116 @@
+"""Where a job's chunks run: one ExecutorSpec, serially here, on a local process pool, or on Dask.
+
+Library functions take an ExecutorSpec instead of separate `workers` and `dask` arguments, so a
+new backend is a new field here and a branch in `open`, not a change to every signature.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Executor
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ExecutorSpec:
+    """Where chunks run. `workers`: processes (default: all cores; 1 runs in this process), or
+    the workers of a local Dask cluster; `dask`: a scheduler address or "local" (None: no Dask)."""
+
+    workers: int | None = None
+    dask: str | None = None
+
+    @property
+    def effective_workers(self) -> int:
+        """How many workers the job counts on (for chunking and the manifest)."""
+        return self.workers or os.cpu_count() or 1
+
+    @property
+    def backend(self) -> str:
+        """"dask", "pool" or "serial"."""
+        if self.dask is not None:
+            return "dask"
+        return "serial" if self.effective_workers == 1 else "pool"
+
+    def check(self) -> None:
+        """Refuse what cannot work before anything is written: too many processes, a bad address."""
+        from sim.budget import check_workers
+
+        check_workers(self.workers, self.dask)
+        if self.dask is not None:
+            from sim.cluster import check_dask_address
+
+            check_dask_address(self.dask)
+
+    def open(self):
+        """A context manager giving the executor (None: run serially in this process)."""
+        return open_executor(self.workers, self.dask)
+
+
+#: Run here or on all local cores, whichever the machine gives (the default everywhere).
+LOCAL = ExecutorSpec()
+
+
+def init_worker() -> None:
+    """Start-up of a pool worker: ignore Ctrl-C (the parent handles it), die with the parent."""
+    # Ctrl-C reaches every process of the terminal's group; only the parent should act on it
+    # (keep what finished, write the manifest), not each worker with its own traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A parent killed outright (SIGKILL, the OOM killer) runs no clean-up, and the pool's workers,
+    # blocked on its task queue, would wait forever (keeping the forkserver alive with them).
+    import multiprocessing
+
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with_parent, args=(parent.sentinel,), daemon=True).start()
+
+
+def _exit_with_parent(sentinel: int) -> None:
+    from multiprocessing.connection import wait
+
+    wait([sentinel])  # readable once the parent process has gone
+    os._exit(1)
+
+
+@contextmanager
+def open_executor(workers: int | None, dask: str | None) -> Iterator[Executor | None]:
+    """An executor for a backend; None means run serially in this process (see ExecutorSpec.open).
+
+    With `dask`, the address is checked first (sim.cluster.check_dask_address: a few seconds at
+    most, one-line UserError), so a caller that opens this before creating its results folder
+    leaves nothing behind. An empty `dask` is a bad address, not "no Dask".
+    """
+    if dask is not None:
+        from sim.cluster import dask_executor
+
+        with dask_executor(dask, workers) as executor:
+            yield executor
+        return
+    workers = workers or os.cpu_count() or 1
+    if workers == 1:
+        yield None
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import forkserver
+
+    from sim.cluster import _sigint_ignored_by_children
+
+    # forkserver: no fork of a process that may hold Arrow's threads; preloading keeps start-up cheap.
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["sim.simulate"])
+    with _sigint_ignored_by_children():
+        # Workers are forked by the server with its signal dispositions, so they ignore Ctrl-C from
+        # birth: a worker still starting when Ctrl-C comes would otherwise die and break the pool.
+        forkserver.ensure_running()
+    executor = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker)
+    try:
+        yield executor
+    finally:
+        # On an interrupt, waiting for queued chunks would make Ctrl-C take as long as the job.
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
