@@ -297,7 +297,7 @@ def _load(path: str):
 def cmd_validate(args: argparse.Namespace) -> int:
     """`negsim validate`: one summary line per valid file, every problem of the others."""
     from sim.errors import ScenarioError
-    from sim.scenario.consistency import consistency_warnings
+    from sim.domain.consistency import consistency_warnings
 
     failed = []
     for path in args.scenario:

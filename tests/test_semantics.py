@@ -182,7 +182,7 @@ def test_nash_pie_agrees_near_the_nash_split_under_mediation():
 
 
 def test_shipped_scenarios_match_the_record_at_point_estimates():
-    from sim.scenario.consistency import consistency_warnings
+    from sim.domain.consistency import consistency_warnings
 
     examples = sorted((ROOT / "scenarios" / "examples").glob("*.yaml"))
     assert len(examples) == 5
