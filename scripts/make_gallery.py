@@ -3,7 +3,7 @@
     .venv/bin/python scripts/make_gallery.py            # about 20 s; writes docs/img/gallery/*.png
 
 The scenario is tests/data/tiny.yaml (three actors, two regions, one policy issue) with a war
-added between rounds (the north front drifts towards Russia, war costs mount), so that the
+added between rounds (the north front drifts towards beta, war costs mount), so that the
 trajectory figure has a front line that moves. Everything goes through the command line, as a
 user would run it:
   1. `negsim run` (600 runs);
@@ -46,8 +46,8 @@ DYNAMICS = """
 dynamics:
   horizon_rounds: 6
   front:
-    north: {drift_km2_per_month: 12, sd_km2_per_month: 8}
-    south: {drift_km2_per_month: -3, sd_km2_per_month: 3}
+    north: {gainer: beta, loser: alpha, drift_km2_per_month: 12, sd_km2_per_month: 8}
+    south: {gainer: beta, loser: alpha, drift_km2_per_month: -3, sd_km2_per_month: 3}
   costs:
     alpha: {per_month: 0.006}
     beta: {per_month: 0.004}

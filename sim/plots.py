@@ -1130,6 +1130,29 @@ _REGION_STYLES = (("#000000", "-", "o"), ("#555555", "--", "s"), ("#888888", "-.
                   ("#222222", (0, (1, 1)), "X"), ("#999999", "--", "*"))
 
 
+def front_lines(columns: Sequence[str], regions: Sequence[str]) -> list[tuple[str, str, str]]:
+    """(region, holder, column) of the front-line columns (`held_<region>_<holder>`) to draw.
+
+    Regions come from the manifest when it lists them, else from the columns (the longest known
+    region id wins when ids share a prefix). A region with two holders is drawn once, as its first
+    holder's share (the other holds the rest); with more holders, one line per holder.
+    """
+    cols = [c for c in columns if c.startswith("held_")]
+    if not regions:
+        regions = sorted({c[5:].rsplit("_", 1)[0] for c in cols})
+    found: dict[str, list[tuple[str, str]]] = {}
+    for col in cols:
+        rest = col[5:]
+        reg = max((r for r in regions if rest.startswith(r + "_")), key=len, default=None)
+        if reg is not None:
+            found.setdefault(reg, []).append((rest[len(reg) + 1:], col))
+    out = []
+    for reg in regions:
+        held = found.get(reg, [])  # in the order the scenario lists the holders
+        out += [(reg, h, col) for h, col in (held[:1] if len(held) == 2 else held)]
+    return out
+
+
 def trajectory_figure(manifest: Mapping[str, Any], runs: pd.DataFrame, rounds: pd.DataFrame,
                       run: int | None = None, point: int | None = None) -> Figure:
     """One run round by round: the front line per region, and each actor's aspiration and reservation."""
@@ -1148,34 +1171,35 @@ def trajectory_figure(manifest: Mapping[str, Any], runs: pd.DataFrame, rounds: p
     row = match.iloc[0].to_dict() if len(match) else None
     ending, end = _ending(manifest, row)
 
-    regions = [r for r in _territories(manifest) if f"control_{r['id']}" in table.columns]
-    region_ids = [r["id"] for r in regions] or [c.removeprefix("control_") for c in table.columns
-                                                 if c.startswith("control_")]
-    region_names = {r["id"]: r.get("name") or r["id"] for r in regions}
+    region_names = {r["id"]: r.get("name") or r["id"] for r in _territories(manifest)}
+    names = _actor_names(manifest)
+    lines = front_lines(list(table.columns), list(region_names))
     per_round = table.drop_duplicates("round", keep="first")
-    if not region_ids:
-        _empty_note(ax_front, "no front-line data\n(no territorial issues recorded)")
+    if not lines:
+        _empty_note(ax_front, "no regions in this scenario" if not region_names else
+                    "no front-line data\n(no territorial issues recorded)")
     else:
         x = per_round["round"].to_numpy(int)
         moved = False
-        for k, reg in enumerate(region_ids):
+        for k, (reg, holder, column) in enumerate(lines):
             colour, style, marker = _REGION_STYLES[k % len(_REGION_STYLES)]
-            share = 100 * per_round[f"control_{reg}"].to_numpy(float)
+            share = 100 * per_round[column].to_numpy(float)
             moved |= bool(np.ptp(share) > 1e-9) if share.size else False
+            label = f"{region_names.get(reg, reg)}: {names.get(holder, holder)}"
             ax_front.plot(x, share, color=colour, linestyle=style, marker=marker, markersize=3.5,
-                          markevery=max(1, len(x) // 12), linewidth=1.6, label=_wrap(region_names.get(reg, reg), 18),
-                          gid=f"front:{reg}")
+                          markevery=max(1, len(x) // 12), linewidth=1.6, label=_wrap(label, 24),
+                          gid=f"front:{reg}:{holder}")
         ax_front.set_ylim(-2, 102)  # a region held whole stays visible above the frame
         ax_front.set_xlabel("round")
-        ax_front.set_ylabel("Russian-held share of the region (%)")
+        ax_front.set_ylabel("share of the region held (%)")
         ax_front.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax_front.grid(color="#EEEEEE", linewidth=0.8)
-        ax_front.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=min(2, len(region_ids)),
+        ax_front.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=min(2, len(lines)),
                         frameon=False, fontsize=_LABEL_SIZE - 2)
         if not moved:
             ax_front.text(0.5, 0.97, "front line unchanged in this run", transform=ax_front.transAxes,
                           ha="center", va="top", fontsize=_LABEL_SIZE - 2, color=_NOTE_COLOUR)
-    ax_front.set_title("Front line", fontsize=_LABEL_SIZE + 1)
+    ax_front.set_title("Front line" if lines or region_names else "Land", fontsize=_LABEL_SIZE + 1)
 
     all_actors = _actor_ids(manifest, runs)
     colours = actor_colours(all_actors + [a for a in pd.unique(table["actor"]) if a not in all_actors])

@@ -114,7 +114,9 @@ def evaluation_table(game: Game, records: list[dict]) -> str:
     if not records:
         return f"{game.name}: no named proposals"
     width = max(len(r["name"]) for r in records)
-    head = f"{'proposal':<{width}}  " + "  ".join(f"{a[:14]:>16}" for a in game.actor_ids) + "  km² moved"
+    land = game.territory.n_regions > 0  # a scenario without regions says nothing about land
+    head = (f"{'proposal':<{width}}  " + "  ".join(f"{a[:14]:>16}" for a in game.actor_ids)
+            + ("  km² moved" if land else ""))
     lines = [head, "-" * len(head)]
     for r in records:
         cells = []
@@ -122,7 +124,7 @@ def evaluation_table(game: Game, records: list[dict]) -> str:
             verdict = "yes" if r["accepts"][a] else ("RED" if r.get("red_line", {}).get(a) else "NO")
             cells.append(f"{r['utilities'][a]:.2f} {r['margins'][a]:+.2f} {verdict:>3}")
         lines.append(f"{r['name']:<{width}}  " + "  ".join(f"{c:>16}" for c in cells)
-                     + f"  {r['area_transferred_km2']:>9,.0f}")
+                     + (f"  {r['area_transferred_km2']:>9,.0f}" if land else ""))
     lines.append("")
     lines.append("cells: utility, margin over the reservation value, accepts? (RED: crosses a red line) "
                  f"(signatories: {', '.join(game.actor_ids[s] for s in game.signatories)})")

@@ -63,6 +63,23 @@ def nearest_proposal(game: Game, deals: np.ndarray, near: int = NEAR_ISSUES) -> 
 
 
 
+def held_column(region: str, holder: str) -> str:
+    """The runs/rounds column of the share of `region` that `holder` holds on the front line."""
+    return f"held_{region}_{holder}"
+
+
+def gain_column(actor: str) -> str:
+    """The runs column of an actor's net gain of land in the deal, km² against the as-of line."""
+    return f"gain_km2_{actor}"
+
+
+def front_columns(game: Game) -> list[tuple[str, int, int, str]]:
+    """(region, region index, party index, holder) of every front-line column, region by region."""
+    terr = game.territory
+    return [(region, t, k, holder) for t, region in enumerate(terr.region_ids)
+            for k, holder in enumerate(terr.holders(t))]
+
+
 def simulate_chunk(game: Game, spec: ChunkSpec, max_rounds: int | None = None) -> dict[str, pa.Table]:
     """Run one chunk to the end; return {'runs': Table, 'rounds': Table or absent}."""
     max_rounds = max_rounds or game.protocol["max_rounds"]
@@ -103,12 +120,13 @@ def runs_table(game: Game, model: NegotiationModel, spec: ChunkSpec, draws: RunD
         cols[f"utility_{aid}"] = util[:, a]
     for a, aid in enumerate(game.actor_ids):
         cols[f"reservation_{aid}"] = model.reservation[:, a]  # where the war left it when the run ended
-    for t, region in enumerate(game.territory.region_ids):
-        cols[f"control_{region}"] = np.asarray(model.line[:, t], dtype=float)
+    for region, t, k, holder in front_columns(game):
+        cols[held_column(region, holder)] = np.asarray(model.line[:, t, k], dtype=float)
     for a, aid in enumerate(game.actor_ids):
         cols[f"cost_{aid}"] = model.accumulated_cost[:, a]
     cols["transferred_km2"] = terr["transferred_km2"]
-    cols["russia_gain_km2"] = terr["russia_gain_km2"]
+    for k, aid in enumerate(game.territory.landholders):
+        cols[gain_column(aid)] = terr["gain_km2"][:, k]
     names = np.array(game.proposal_ids + ("",), dtype=object)
     cols["nearest_proposal"] = names[nearest].tolist()
     cols["proposal_distance"] = distance
@@ -120,10 +138,10 @@ def runs_table(game: Game, model: NegotiationModel, spec: ChunkSpec, draws: RunD
 
 def rounds_table(game: Game, model: NegotiationModel, spec: ChunkSpec) -> pa.Table:
     """One row per (run, round, actor): the text's utility, aspiration, reservation, acceptance."""
-    regions = game.territory.region_ids
+    front = front_columns(game)
     parts: dict[str, list] = {k: [] for k in ("point", "run", "round", "actor", "utility", "aspiration",
                                               "reservation", "accepted", "cost", "text")}
-    parts.update({f"control_{r}": [] for r in regions})
+    parts.update({held_column(r, h): [] for r, _, _, h in front})
     n_a = game.n_actors
     actor_names = np.array(game.actor_ids, dtype=object)
     for rec in model.round_records():
@@ -137,13 +155,13 @@ def rounds_table(game: Game, model: NegotiationModel, spec: ChunkSpec) -> pa.Tab
         parts["actor"].append(np.tile(actor_names, m))
         for key in ("utility", "aspiration", "reservation", "accepted", "cost"):
             parts[key].append(rec[key].reshape(-1))
-        for t, region in enumerate(regions):
-            parts[f"control_{region}"].append(np.repeat(np.asarray(rec["line"][:, t], dtype=float), n_a))
+        for region, t, k, holder in front:
+            parts[held_column(region, holder)].append(np.repeat(np.asarray(rec["line"][:, t, k], dtype=float), n_a))
         parts["text"].append(np.repeat(rec["text"], n_a, axis=0))
     n_issues = game.space.n_issues
     text_type = pa.list_(pa.int16(), n_issues)
     if not parts["point"]:
-        types = {**_ROUNDS_TYPES, "text": text_type, **{f"control_{r}": pa.float64() for r in regions}}
+        types = {**_ROUNDS_TYPES, "text": text_type, **{held_column(r, h): pa.float64() for r, _, _, h in front}}
         return pa.table({k: pa.array([], type=types[k]) for k in parts})
     columns = {k: np.concatenate(v) for k, v in parts.items() if k != "text"}
     # The text on the table as option indices per issue (order of the manifest's issues).

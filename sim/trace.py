@@ -30,6 +30,15 @@ def _deal_text(game: Game, deal: np.ndarray, previous: np.ndarray | None) -> str
     return "; ".join(changed) if changed else "unchanged"
 
 
+def _front_text(game: Game, line: np.ndarray, names: dict) -> str:
+    """Who holds how much of each region: `donetsk: Russia 75.0%, Ukraine 25.0%; ...` in the
+    scenario's own names."""
+    terr = game.territory
+    return "; ".join(f"{region}: " + ", ".join(f"{names.get(h, h)} {100 * line[t, k]:.1f}%"
+                                               for k, h in enumerate(terr.holders(t)))
+                     for t, region in enumerate(terr.region_ids))
+
+
 def trace(game: Game, seed: int, run: int) -> str:
     """The story of one run as text."""
     model = simulate_one(game, seed, run)
@@ -49,8 +58,7 @@ def trace(game: Game, seed: int, run: int) -> str:
             lines.append(f"  event: {name}")
         line = rec["line"][0]
         if game.territory.n_regions and (prev_line is None or not np.allclose(line, prev_line)):
-            front = ", ".join(f"{r} {100 * s:.1f}%" for r, s in zip(game.territory.region_ids, line))
-            lines.append(f"  front (Russian share): {front}")
+            lines.append(f"  front: {_front_text(game, line, names)}")
         prev_line = line
         text = rec["text"][0]
         lines.append(f"  on the table: {_deal_text(game, text, previous)}")

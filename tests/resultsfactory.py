@@ -53,8 +53,10 @@ MAX_ROUNDS = 20
 
 
 TINY_YAML = Path(__file__).resolve().parent / "data" / "tiny.yaml"
-# Front line (Russian share) at round 0 and its drift per round, as a war-dynamics run records it.
+# Front line (beta's share; alpha, the other holder, has the rest) at round 0 and its drift per
+# round, as a war-dynamics run records it.
 _LINE0 = {"north": 0.6, "south": 0.2}
+HOLDERS = ("beta", "alpha")
 _LINE_STEP = {"north": 0.01, "south": -0.005}
 
 
@@ -126,11 +128,13 @@ def make_results(tmp_path: Path, n_runs: int = 40, seed: int = 0, *,
             row[f"reservation_{a}"] = reservations[a]
         moved = sum(ISSUES[r]["area_km2"] * _TRANSFER[deal[r]] for r in ("north", "south"))
         for reg in _LINE0:
-            row[f"control_{reg}"] = _LINE0[reg] + _LINE_STEP[reg] * end
+            row[f"held_{reg}_beta"] = _LINE0[reg] + _LINE_STEP[reg] * end
+            row[f"held_{reg}_alpha"] = 1.0 - row[f"held_{reg}_beta"]
         for a in actors:
             row[f"cost_{a}"] = 0.01 * end
         row["transferred_km2"] = moved
-        row["russia_gain_km2"] = moved
+        row["gain_km2_alpha"] = -moved
+        row["gain_km2_beta"] = moved
         distances = {pid: sum(deal[iid] != opts[iid] for iid in ISSUES) / len(ISSUES)
                      for pid, (_, opts) in PROPOSALS.items()}
         nearest = min(distances, key=lambda p: (distances[p], p))
@@ -147,19 +151,21 @@ def make_results(tmp_path: Path, n_runs: int = 40, seed: int = 0, *,
                                "reservation": reservations[a] + {"alpha": -0.004, "beta": 0.003}.get(a, 0.0) * r,
                                "accepted": bool(outcome == "agreement" and r == end),
                                "cost": 0.01 * r, "text": "1.1.1",
-                               **{f"control_{reg}": _LINE0[reg] + _LINE_STEP[reg] * r for reg in _LINE0}})
+                               **{f"held_{reg}_{h}": (_LINE0[reg] + _LINE_STEP[reg] * r if h == "beta"
+                                                      else 1.0 - _LINE0[reg] - _LINE_STEP[reg] * r)
+                                  for reg in _LINE0 for h in HOLDERS}})
 
     columns = ["point", "run", "outcome", "round", "walked_away", "vetoed_by", *[f"deal_{i}" for i in ISSUES],
                *[f"{kind}_{a}" for a in actors for kind in ("utility", "reservation")],
-               *[f"control_{reg}" for reg in _LINE0], *[f"cost_{a}" for a in actors],
-               "transferred_km2", "russia_gain_km2", "nearest_proposal", "proposal_distance",
+               *[f"held_{reg}_{h}" for reg in _LINE0 for h in HOLDERS], *[f"cost_{a}" for a in actors],
+               "transferred_km2", "gain_km2_alpha", "gain_km2_beta", "nearest_proposal", "proposal_distance",
                "p:actors.beta.reservation.value"]
     runs_df = pd.DataFrame(runs, columns=columns)
     runs_df.to_parquet(out / "runs.parquet", index=False)
     if with_rounds:
         rounds_df = pd.DataFrame(rounds, columns=["point", "run", "round", "actor", "utility",
                                                   "aspiration", "reservation", "accepted", "cost", "text",
-                                                  *[f"control_{reg}" for reg in _LINE0]])
+                                                  *[f"held_{reg}_{h}" for reg in _LINE0 for h in HOLDERS]])
         if empty_rounds:
             rounds_df = rounds_df.iloc[0:0]
         rounds_df.to_parquet(out / "rounds.parquet", index=False)

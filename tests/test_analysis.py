@@ -94,8 +94,7 @@ def random_game(seed: int, n_options: list[int], n_actors: int = 4, n_terms: int
             red_lines[:, offsets[i]] = False
     return dataclasses.replace(
         _tiny_game(), name=f"random_{seed}", space=space,
-        territory=Territory((), np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0),
-                            np.zeros((0, 1), dtype=np.int64), np.zeros((0, 1), dtype=bool)),
+        territory=Territory.empty(),
         actor_ids=tuple(f"a{a}" for a in range(n_actors)), actor_names=tuple(f"A{a}" for a in range(n_actors)),
         roles=tuple(("signatory",) if a < n_sig else ("guarantor",) for a in range(n_actors)),
         base_weights=rng.random((n_actors, n_i)) + 0.05, base_values=rng.random((n_actors, n_flat)),

@@ -65,20 +65,25 @@ def test_territory_accounting(game):
                   deal(game, north="frozen_line", south="demilitarized"),
                   deal(game, north="de_jure_russia", south="de_facto_russia")])
     acc = game.territory.accounting(d)
-    # north 1000 km² at 60% Russian, south 500 km² at 20% Russian
-    assert_allclose(acc["russia_km2"], [[0, 0], [600, 100], [1000, 500]])
+    terr = game.territory
+    assert terr.parties == (("beta", "alpha"), ("beta", "alpha")) and terr.landholders == ("alpha", "beta")
+    beta, alpha = acc["held_km2"][..., 0], acc["held_km2"][..., 1]
+    # north 1000 km² 60% held by beta, south 500 km² 20% held by beta
+    assert_allclose(beta, [[0, 0], [600, 100], [1000, 500]])
     assert_allclose(acc["buffer_km2"], [[0, 0], [0, 400], [0, 0]])
-    assert_allclose(acc["ukraine_km2"], [[1000, 500], [400, 0], [0, 0]])
+    assert_allclose(alpha, [[1000, 500], [400, 0], [0, 0]])
+    assert_allclose(acc["international_km2"], 0)
     assert_allclose(acc["transferred_km2"], [600 + 100, 400, 400 + 400])
-    assert_allclose(acc["russia_gain_km2"], [-700, 0, 800])
-    total = acc["russia_km2"] + acc["buffer_km2"] + acc["ukraine_km2"]
+    assert_allclose(acc["gain_km2"][:, 1], [-700, 0, 800])  # beta's net gain
+    assert_allclose(acc["gain_km2"][:, 0], [700, -400, -800])  # alpha's: the buffer is no longer its own
+    total = beta + acc["buffer_km2"] + alpha
     assert_allclose(total, np.broadcast_to(game.territory.area_km2, total.shape))
 
 
 def test_line_follows_the_front(game):
     d = deal(game, north="frozen_line", south="demilitarized")[None]
-    acc = game.territory.accounting(d, line=np.array([0.7, 0.2]))
-    assert_allclose(acc["russia_km2"][0], [700, 100])
+    acc = game.territory.accounting(d, line=np.array([[0.7, 0.3], [0.2, 0.8]]))
+    assert_allclose(acc["held_km2"][0, :, 0], [700, 100])
     assert acc["transferred_km2"][0] == pytest.approx(100 + 400)
 
 

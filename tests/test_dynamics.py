@@ -21,8 +21,8 @@ WAR = """
 dynamics:
   horizon_rounds: 10
   front:
-    north: {drift_km2_per_month: NORTH_DRIFT, sd_km2_per_month: NORTH_SD}
-    south: {drift_km2_per_month: 0}
+    north: {gainer: beta, loser: alpha, drift_km2_per_month: NORTH_DRIFT, sd_km2_per_month: NORTH_SD}
+    south: {gainer: beta, loser: alpha, drift_km2_per_month: 0}
   costs:
     alpha: {per_month: ALPHA_COST}
     beta: {per_month: 0.0}
@@ -37,6 +37,12 @@ def war_scenario(tmp_path, north_drift=0.0, north_sd=0.0, alpha_cost=0.0, events
     path = tmp_path / f"war-{abs(hash(text))}.yaml"
     path.write_text(text)
     return compile_scenario(load_scenario(path).scenario)
+
+
+def lines(first):
+    """(R, T, 2) lines of two-holder regions from the first holder's (beta's) shares (R, T)."""
+    first = np.asarray(first, dtype=float)
+    return np.stack([first, 1.0 - first], axis=-1)
 
 
 def build(game, runs=6, seed=0):
@@ -67,7 +73,7 @@ def test_area_conserved_and_shares_in_range(tmp_path_factory, seed, drift, sd):
     line = model.line
     assert np.all((line >= 0) & (line <= 1))
     acc = game.territory.accounting(model.text, line)
-    held = acc["russia_km2"] + acc["ukraine_km2"] + acc["buffer_km2"]
+    held = acc["held_km2"].sum(axis=-1) + acc["buffer_km2"] + acc["international_km2"]
     assert_allclose(held, np.broadcast_to(game.territory.area_km2, held.shape))
 
 
@@ -76,10 +82,11 @@ def test_front_moves_by_the_drift(tmp_path):
     game = war_scenario(tmp_path, north_drift=50.0)
     model = build(game, runs=4)
     model.step()
-    assert_allclose(model.line[:, 0], 0.6)
+    assert_allclose(model.line[:, 0, 0], 0.6)
     model.step()
     open_runs = model.active | (model.end_round >= 1)
-    assert_allclose(model.line[open_runs, 0], 0.65)
+    assert_allclose(model.line[open_runs, 0, 0], 0.65)
+    assert_allclose(model.line[open_runs, 0, 1], 0.35)  # alpha, the loser, holds the rest
 
 
 def test_frozen_line_is_worth_more_to_whoever_advances(tmp_path):
@@ -173,12 +180,12 @@ def test_line_tied_values_meet_the_all_or_nothing_options(tmp_path_factory, shar
     prefs = game.central_preferences()
     offsets, options = game.space.offsets, game.space.option_ids[0]
     frozen, ukraine, russia = (offsets[0] + options.index(o) for o in ("frozen_line", "ukraine", "de_jure_russia"))
-    line = np.array([[share, 0.2]])
+    line = lines([[share, 0.2]])
     moved = game.war.line_values(prefs.values, line)[0, :, frozen]
     stated, to_u, to_r = prefs.values[0, :, frozen], prefs.values[0, :, ukraine], prefs.values[0, :, russia]
     lo, hi = np.minimum.reduce([stated, to_u, to_r]), np.maximum.reduce([stated, to_u, to_r])
     assert np.all((moved >= lo - 1e-12) & (moved <= hi + 1e-12))
-    end = game.war.line_values(np.repeat(prefs.values, 3, axis=0), np.array([[1.0, 0.2], [0.0, 0.2], [0.6, 0.2]]))
+    end = game.war.line_values(np.repeat(prefs.values, 3, axis=0), lines([[1.0, 0.2], [0.0, 0.2], [0.6, 0.2]]))
     assert_allclose(end[0, :, frozen], to_r)
     assert_allclose(end[1, :, frozen], to_u)
     assert_allclose(end[2, :, frozen], stated)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from numpy.testing import assert_allclose
 
 from sim.domain.evaluate import evaluate_proposals
 from sim.domain.game import compile_scenario
@@ -43,7 +44,10 @@ def test_alaska_scenario_facts():
     assert game.space.size > 10**6
     area = dict(zip(game.territory.region_ids, game.territory.area_km2))
     assert area["donetsk"] == pytest.approx(26517)
-    assert np.all((game.territory.russia_share > 0.5) & (game.territory.russia_share <= 1))
+    assert all(game.territory.holders(t) == ("russia", "ukraine") for t in range(game.territory.n_regions))
+    russia = game.territory.held0[:, 0]
+    assert np.all((russia > 0.5) & (russia <= 1))
+    assert_allclose(game.territory.held0.sum(axis=1), 1.0)
     for actor in sc.actors.values():
         for table in actor.values.values():
             assert table.source in sc.sources and table.quote

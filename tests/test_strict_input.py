@@ -49,8 +49,8 @@ RICH_TEXT = TINY_TEXT.replace("  max_rounds: 20\n", """\
 dynamics:
   look_ahead_days: 365
   front:
-    north: {drift_km2_per_month: {mean: 10, sd: 5}, sd_km2_per_month: 20}
-    south: {drift_km2_per_month: 3}
+    north: {gainer: beta, loser: alpha, drift_km2_per_month: {mean: 10, sd: 5}, sd_km2_per_month: 20}
+    south: {gainer: beta, loser: alpha, drift_km2_per_month: 3}
   costs:
     alpha: {per_month: {mean: 0.01, sd: 0.002}}
     beta: {per_month: 0.005}

@@ -1,4 +1,4 @@
-"""Evaluate named proposals at the point estimates: utilities, who accepts, margins, km² moved."""
+"""Evaluate named proposals at the point estimates: utilities, who accepts, margins, km² moved (if any land)."""
 
 from __future__ import annotations
 
@@ -38,8 +38,10 @@ def evaluate_proposals(game: Game) -> list[dict]:
             "accepts": {a: bool(signs[k]) for k, a in enumerate(game.actor_ids)},
             "red_line": {a: bool(crossed[p, k]) for k, a in enumerate(game.actor_ids)},
             "margins": {a: round(float(margins[k]), 6) for k, a in enumerate(game.actor_ids)},
-            "area_transferred_km2": round(float(moved["transferred_km2"][p]), 1),
-            "russia_gain_km2": round(float(moved["russia_gain_km2"][p]), 1),
             "signatories_accept": bool(np.all(signs[game.signatories])),
         })
+        if game.territory.n_regions:  # land: what changes hands, and each party's net gain
+            out[-1]["area_transferred_km2"] = round(float(moved["transferred_km2"][p]), 1)
+            out[-1]["gain_km2"] = {a: round(float(moved["gain_km2"][p, k]), 1)
+                                   for k, a in enumerate(game.territory.landholders)}
     return out

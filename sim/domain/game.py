@@ -12,13 +12,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.domain.space import DealSpace
-from sim.domain.territory import CONTROL_CODES, Territory
-from sim.domain.war import War, compile_war
-from sim.domain.utility import (InteractionTerms, Preferences, UncertainParameter, sample_parameters,
-                                utilities)
 from sim.domain.strategies import Strategy, make_strategy
+from sim.domain.territory import KEYWORD_CODES, NO_OPTION, Territory
+from sim.domain.utility import (
+    InteractionTerms,
+    Preferences,
+    UncertainParameter,
+    sample_parameters,
+    utilities,
+)
+from sim.domain.war import War, compile_war
 from sim.scenario.schema import Number, Scenario, Uncertain, UncertainDate, central
-
 
 #: Rates in the protocols (the mediator's step, the acceptance logistic) are stated per this many days.
 REFERENCE_DAYS = 14.0
@@ -317,18 +321,41 @@ def rounds_of(days: float, round_days: float) -> int:
 def _territory(sc: Scenario, space: DealSpace) -> Territory:
     regions = [(iid, issue) for iid, issue in sc.issues.items() if issue.kind == "territory"]
     max_opts = int(space.n_options.max()) if space.n_issues else 0
-    control = np.full((len(regions), max_opts), -1, dtype=np.int64)
+    # A region's parties: its holders, then any other actor an option gives the whole region to.
+    parties = []
+    for _, issue in regions:
+        extra = [c for o in issue.options for c, _, _ in [issue.control_of(o)]
+                 if c not in KEYWORD_CODES and c not in issue.holders]
+        parties.append(issue.holders + tuple(dict.fromkeys(extra)))
+    n_parties = max((len(p) for p in parties), default=0)
+    control = np.full((len(regions), max_opts), NO_OPTION, dtype=np.int64)
+    carved_from = np.full((len(regions), max_opts), -1, dtype=np.int64)
     recognised = np.zeros((len(regions), max_opts), dtype=bool)
+    held0 = np.zeros((len(regions), n_parties))
     for t, (iid, issue) in enumerate(regions):
         for o, oid in enumerate(issue.options):
-            code, rec = issue.control_of(oid)
-            control[t, o] = CONTROL_CODES[code]
+            code, source, rec = issue.control_of(oid)
+            control[t, o] = KEYWORD_CODES[code] if code in KEYWORD_CODES else parties[t].index(code)
+            carved_from[t, o] = parties[t].index(source) if source is not None else -1
             recognised[t, o] = rec
-    return Territory(
+        # Every holder but the last as written; the last gets the remainder (Territory.settle).
+        for k, aid in enumerate(issue.holders[:-1]):
+            held0[t, k] = issue.held[aid]
+    landholders = tuple(a for a in sc.actors if any(a in p for p in parties))
+    party_of = np.array([[p.index(a) if a in p else -1 for p in parties] for a in landholders],
+                        dtype=np.int64).reshape(len(landholders), len(regions))
+    territory = Territory(
         region_ids=tuple(iid for iid, _ in regions),
         issue_index=np.array([space.issue_index(iid) for iid, _ in regions], dtype=np.int64),
         area_km2=np.array([issue.area_km2 for _, issue in regions], dtype=float),
-        russia_share=np.array([issue.russia_share for _, issue in regions], dtype=float),
+        parties=tuple(parties),
+        n_holders=np.array([len(issue.holders) for _, issue in regions], dtype=np.int64),
+        held0=held0,
         control=control,
+        carved_from=carved_from,
         recognised=recognised,
+        landholders=landholders,
+        party_of=party_of,
     )
+    territory.settle(territory.held0)
+    return territory

@@ -12,10 +12,12 @@ held on the front line projected H rounds ahead at the current drift, every poli
 its default (status quo); c_a is its cost of war per month, m the months per round and H the
 horizon in rounds. Sunk costs do not enter (only costs still to be paid do), as in Fearon.
 
-Options tied to the line (`frozen_line`, `demilitarized`) follow it: as Russia's share s of a
-region moves from the as-of share s0 towards 1 (or 0), an actor's value of a line-tied option
-moves linearly towards its value of the whole region going to Russia (or back to Ukraine), so
-a freeze is worth more to whoever is advancing (see War.line_values).
+Each region's front line moves between two of its holders: the scenario's `gainer` takes the
+drift from its `loser` (see Territory.shift). Options tied to the line (control `line` or
+`buffer`) follow it: as a holder h's share s_h moves from its as-of share s0_h towards 1, an
+actor's value of a line-tied option moves linearly towards its value of the whole region going
+to h, by the fraction (s_h - s0_h) / (1 - s0_h) of the way, for every holder that gains; so a
+freeze is worth more to whoever is advancing (see War.line_values).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.domain.territory import BUFFER, LINE, RUSSIA, UKRAINE
+from sim.domain.territory import BUFFER, LINE, Territory
 from sim.domain.utility import UncertainParameter
 
 DAYS_PER_MONTH = 365.25 / 12
@@ -50,17 +52,19 @@ class War:
 
     months_per_round: float
     look_ahead_months: float  # how far ahead fighting on is valued, in calendar months
-    drift: np.ndarray  # (T,) central drift, km²/month, + = Russia gains
+    drift: np.ndarray  # (T,) central drift, km²/month, + = the region's gainer gains
     drift_sd: np.ndarray  # (T,) noise, km²/month
     cost: np.ndarray  # (A,) central cost per month, utility units
     params: tuple[UncertainParameter, ...]  # uncertain drift (target "drift") and cost (target "cost")
     events: tuple[WarEvent, ...]
     line_options: np.ndarray  # (L,) flat indices of options whose land follows the line
     line_region: np.ndarray  # (L,) their region index
-    ukraine_option: np.ndarray  # (T,) flat index of the region's all-to-Ukraine option, -1 if none
-    russia_option: np.ndarray  # (T,) flat index of its all-to-Russia (unrecognised if possible) option
+    whole_option: np.ndarray  # (T, P) flat index of the option giving the whole region to each party
+    #                           (unrecognised if there is one), -1 if none
     war_deal: np.ndarray  # (I,) fighting on: regions on the line, policies at their defaults
-    share0: np.ndarray  # (T,) Russia's share of each region at the as-of date
+    territory: Territory  # holders and as-of shares (Territory.held0)
+    gainer: np.ndarray  # (T,) party index of the holder the drift favours, -1 if the front does not move
+    loser: np.ndarray  # (T,) party index of the holder it takes from
 
     def sample(self, uniforms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-run drift (R, T) and cost (R, A) from uniforms (R, n_params)."""
@@ -75,32 +79,44 @@ class War:
             target[(slice(None),) + param.loc] = values[:, k]
         return drift, cost
 
-    def line_values(self, base: np.ndarray, line: np.ndarray) -> np.ndarray:
-        """Values (R, A, O) with line-tied options moved to the front line `line` (R, T).
+    def advance(self, line: np.ndarray, km2: np.ndarray) -> np.ndarray:
+        """The line (R, T, P) after each region's gainer takes `km2` (R, T) from its loser."""
+        return self.territory.shift(line, self.gainer, self.loser, km2 / self.territory.area_km2)
 
-        Between the as-of line s0 and full Russian control, a line-tied option's value moves
-        linearly from its stated value towards the actor's value of the whole region going to
-        Russia; below s0 it moves towards the value of the whole region returning to Ukraine.
-        So a freeze is worth more to whoever advances, and it meets the all-or-nothing options
-        when the map does.
+    def line_values(self, base: np.ndarray, line: np.ndarray) -> np.ndarray:
+        """Values (R, A, O) with line-tied options moved to the front line `line` (R, T, P).
+
+        For every holder h of the region that holds more than at the as-of date, a line-tied
+        option's value moves from its stated value towards the actor's value of the whole region
+        going to h, by the fraction of what h could still gain that it has gained:
+        (s_h - s0_h) / (1 - s0_h). So a freeze is worth more to whoever advances, and it meets the
+        all-or-nothing options when the map does. (With two holders this is the single share of
+        the first: towards its whole-region option as it rises, the other's as it falls.)
         """
         out = base.copy()
         if not len(self.line_options):
             return out
+        terr = self.territory
         region = self.line_region
-        s0 = self.share0[region]
-        s = line[:, region]  # (R, L)
-        stated = base[:, :, self.line_options]
-        to_russia = np.where(self.russia_option[region] >= 0, base[:, :, np.maximum(self.russia_option[region], 0)],
-                             stated)
-        to_ukraine = np.where(self.ukraine_option[region] >= 0,
-                              base[:, :, np.maximum(self.ukraine_option[region], 0)], stated)
+        stated = base[:, :, self.line_options]  # (R, A, L)
+        gained = terr.changes(line)[:, region, :]  # (R, L, P)
+        # What each party could still gain: 1 - s0 for a kept share, the others' shares for the
+        # last holder (the same number, written so that two holders' numbers stay one share's).
+        held0 = terr.held0[region]  # (L, P)
+        explicit, last = terr.kept_mask()[region], terr.last_mask()[region]
+        room = np.where(last, np.where(explicit, held0, 0.0).sum(axis=-1)[:, None], np.where(held0 < 1, 1 - held0, 1.0))
+        room = np.where(room > 0, room, 1.0)
         # A share within a hair of 0 or 1 (5e-324 is a valid one) overflows these ratios to inf,
         # which the clip makes exactly 1.
         with np.errstate(over="ignore"):
-            up = np.clip((s - s0) / np.where(s0 < 1, 1 - s0, 1.0), 0.0, 1.0)[:, None, :]
-            down = np.clip((s0 - s) / np.where(s0 > 0, s0, 1.0), 0.0, 1.0)[:, None, :]
-        moved = stated + up * (to_russia - stated) + down * (to_ukraine - stated)
+            weight = np.clip(gained / room, 0.0, 1.0)  # (R, L, P)
+        holder = explicit | last
+        moved = stated
+        for k in range(terr.n_parties):
+            option = self.whole_option[region, k]  # (L,)
+            towards = np.where(option >= 0, base[:, :, np.maximum(option, 0)], stated)
+            w = np.where(holder[:, k], weight[:, :, k], 0.0)[:, None, :]
+            moved = moved + w * (towards - stated)
         out[:, :, self.line_options] = np.clip(moved, 0.0, 1.0)
         return out
 
@@ -110,7 +126,7 @@ def war_value(game, prefs, line: np.ndarray, drift: np.ndarray) -> np.ndarray:
     at the drift (R, T), every policy issue at its status quo."""
     war = game.war
     months = war.look_ahead_months
-    projected = np.clip(line + months * drift / game.territory.area_km2, 0.0, 1.0)
+    projected = war.advance(line, months * drift)
     values = war.line_values(prefs.values, projected)
     moved = type(prefs)(prefs.weights, values, prefs.reservation, prefs.deltas, prefs.weight_totals,
                         prefs.deadlines)
@@ -125,7 +141,7 @@ def reservation_split(game, prefs, drift: np.ndarray, cost: np.ndarray) -> dict[
     for such actors); `level` = war_value - costs + premium, `reservation` its clip to [0, 1].
     """
     war = game.war
-    line0 = np.broadcast_to(war.share0, drift.shape)
+    line0 = np.broadcast_to(war.territory.held0, drift.shape + (war.territory.n_parties,))
     value = war_value(game, prefs, line0, drift)
     costs = war.look_ahead_months * cost
     level = value - costs + prefs.reservation
@@ -154,11 +170,15 @@ def compile_war(sc, space, territory, actor_ids) -> War | None:
 
     drift = np.zeros(len(regions))
     drift_sd = np.zeros(len(regions))
+    gainer = np.full(len(regions), -1, dtype=np.int64)
+    loser = np.full(len(regions), -1, dtype=np.int64)
     for iid, front in dyn.front.items():
         t = regions.index(iid)
         drift[t] = number(front.drift_km2_per_month, f"dynamics.front.{iid}.drift_km2_per_month", "drift", (t,),
                           -1e9, 1e9)
         drift_sd[t] = front.sd_km2_per_month
+        gainer[t] = territory.parties[t].index(front.gainer)
+        loser[t] = territory.parties[t].index(front.loser)
     cost = np.zeros(len(actor_ids))
     for aid, wc in dyn.costs.items():
         a = actor_ids.index(aid)
@@ -166,8 +186,7 @@ def compile_war(sc, space, territory, actor_ids) -> War | None:
 
     offsets = space.offsets
     line_options, line_region = [], []
-    ukraine_option = np.full(len(regions), -1, dtype=np.int64)
-    russia_option = np.full(len(regions), -1, dtype=np.int64)
+    whole_option = np.full((len(regions), territory.n_parties), -1, dtype=np.int64)
     war_deal = np.array(space.defaults, dtype=np.int64)
     for t, iid in enumerate(regions):
         i = space.issue_index(iid)
@@ -177,10 +196,11 @@ def compile_war(sc, space, territory, actor_ids) -> War | None:
             if codes[o] in (LINE, BUFFER):
                 line_options.append(offsets[i] + o)
                 line_region.append(t)
-            if codes[o] == UKRAINE and ukraine_option[t] < 0:
-                ukraine_option[t] = offsets[i] + o
-            if codes[o] == RUSSIA and (russia_option[t] < 0 or not rec[o]):
-                russia_option[t] = offsets[i] + o
+        # The option giving the whole region to each party: the first unrecognised one, else the first.
+        for k in range(len(territory.parties[t])):
+            mine = [o for o in range(space.n_options[i]) if codes[o] == k]
+            if mine:
+                whole_option[t, k] = offsets[i] + next((o for o in mine if not rec[o]), mine[0])
         on_line = [o for o in range(space.n_options[i]) if codes[o] == LINE]
         if on_line:
             war_deal[i] = on_line[0]
@@ -209,8 +229,9 @@ def compile_war(sc, space, territory, actor_ids) -> War | None:
         events=tuple(sorted(events, key=lambda e: e.round)),
         line_options=np.array(line_options, dtype=np.int64),
         line_region=np.array(line_region, dtype=np.int64),
-        ukraine_option=ukraine_option,
-        russia_option=russia_option,
+        whole_option=whole_option,
         war_deal=war_deal,
-        share0=territory.russia_share.copy(),
+        territory=territory,
+        gainer=gainer,
+        loser=loser,
     )

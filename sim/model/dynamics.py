@@ -23,8 +23,7 @@ class WarState:
         self.war = war
         game = model.game
         prefs = model.prefs
-        self.area = game.territory.area_km2
-        self.line0 = np.repeat(game.territory.russia_share[None], model.n_runs, axis=0)
+        self.line0 = np.repeat(game.territory.held0[None], model.n_runs, axis=0)  # (R, T, P) shares per party
         self.line = self.line0.copy()
         self.drift, self.cost = war.sample(uniforms)
         self.cost0 = self.cost.copy()
@@ -60,7 +59,7 @@ class WarState:
         m = war.months_per_round
         noise = self.front_noise.at(model.round - 1)[runs] * war.drift_sd * np.sqrt(m)
         gain = self.drift[runs] * m + noise
-        self.line[runs] = np.clip(self.line[runs] + gain / self.area, 0.0, 1.0)
+        self.line[runs] = war.advance(self.line[runs], gain)
         self.accumulated[runs] += self.cost[runs] * m
         self.refresh(runs)
 

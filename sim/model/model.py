@@ -16,8 +16,16 @@ import numpy as np
 from sim.domain.game import Game
 from sim.domain.utility import Preferences
 from sim.model.agents import Actor
-from sim.model.status import (ACTIVE, AGREEMENT, BREAKDOWN, OPEN_AT_HORIZON, OUTCOME_NAMES, PARTIAL,  # noqa: F401
-                              SUSPENDED, SUSPENDED_AT_HORIZON)
+from sim.model.status import (  # noqa: F401
+    ACTIVE,
+    AGREEMENT,
+    BREAKDOWN,
+    OPEN_AT_HORIZON,
+    OUTCOME_NAMES,
+    PARTIAL,
+    SUSPENDED,
+    SUSPENDED_AT_HORIZON,
+)
 
 # Streams of every run's own randomness, one generator each, so that a longer horizon or a
 # new kind of draw never shifts another stream (common random numbers across sweep points).
@@ -191,10 +199,12 @@ class NegotiationModel(mesa.Model):
 
     @property
     def line(self) -> np.ndarray:
-        """(R, T) Russia's share of each region now (the as-of line in a static scenario)."""
+        """(R, T, P) the share of each region each of its parties holds now (the as-of line in a static
+        scenario); see sim.domain.territory."""
         if self.war is not None:
             return self.war.line
-        return np.broadcast_to(self.game.territory.russia_share, (self.n_runs, self.game.territory.n_regions))
+        terr = self.game.territory
+        return np.broadcast_to(terr.held0, (self.n_runs, terr.n_regions, terr.n_parties))
 
     @property
     def accumulated_cost(self) -> np.ndarray:

@@ -18,10 +18,23 @@ from typing import Any
 from pydantic import ValidationError
 
 from sim.errors import Problem, ScenarioError
-from sim.scenario.schema import (MAX_DRIFT_KM2, MAX_ROUNDS, MAX_WEIGHT, Number, Scenario, Uncertain, central,
-                                 number_bounds)
-from sim.scenario.yamlsrc import SourceMap, not_regular, parse_yaml, read_bytes, read_regular
-
+from sim.scenario.schema import (
+    MAX_DRIFT_KM2,
+    MAX_ROUNDS,
+    MAX_WEIGHT,
+    Number,
+    Scenario,
+    Uncertain,
+    central,
+    number_bounds,
+)
+from sim.scenario.yamlsrc import (
+    SourceMap,
+    not_regular,
+    parse_yaml,
+    read_bytes,
+    read_regular,
+)
 
 #: The largest local copy of a source whose quotes are checked (read whole, so bounded).
 MAX_SOURCE_BYTES = 20_000_000
@@ -371,6 +384,9 @@ def cross_check(sc: Scenario, srcmap: SourceMap, base_dir: Path | None) -> list[
 
     if sc.dynamics is not None:
         _check_dynamics(sc, out, srcmap, cite)
+    from sim.scenario.territory import check_territory
+
+    out.extend(check_territory(sc, srcmap))  # holders, control, buffers, who the front moves between
 
     proto = sc.protocol
     if proto.horizon is not None and proto.horizon > sc.meta.as_of and sc.n_rounds > MAX_ROUNDS:

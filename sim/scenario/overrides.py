@@ -97,8 +97,10 @@ def _child_types(members: list[Any], part: str | int) -> list[Any]:
     for m in members:
         origin = get_origin(m)
         if isinstance(m, type) and issubclass(m, BaseModel):
-            if isinstance(part, str) and part in m.model_fields:
-                out += _members(m.model_fields[part].annotation)
+            # A field may be spelled in the file by its alias (`from`, for Python's keyword).
+            fields = {info.alias or name: info for name, info in m.model_fields.items()}
+            if isinstance(part, str) and part in fields:
+                out += _members(fields[part].annotation)
         elif origin is dict and isinstance(part, str):
             out += _members(get_args(m)[1])
         elif origin in (tuple, list) and isinstance(part, int):
@@ -167,6 +169,7 @@ def _declared_absent(node: dict, path: Path_) -> Iterator[str]:
     for m in field_types(path):
         if isinstance(m, type) and issubclass(m, BaseModel):
             for name, info in m.model_fields.items():
+                name = info.alias or name
                 if name in node:
                     continue
                 kinds = _scalar_kinds(_members(info.annotation))

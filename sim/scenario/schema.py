@@ -10,8 +10,15 @@ import datetime as dt
 import re
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator,
-                      model_validator)
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 Id = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
@@ -23,7 +30,7 @@ LIMIT = 1e9
 MAX_ROUNDS = 10_000
 #: The largest weight (weights are relative: only their ratios matter).
 MAX_WEIGHT = 1e6
-#: The largest area or front movement, in km² (more than the area of Ukraine; Russia's is ~1.7e7).
+#: The largest area or front movement, in km² (more than the area of any country; the largest is ~1.7e7).
 MAX_KM2 = 2e7
 MAX_DRIFT_KM2 = 1e6
 #: Every date lies in this span: a date outside it is a typo (or a number read as a date).
@@ -161,24 +168,27 @@ class Source(Strict):
         return self
 
 
-TerritoryControl = Literal["ukraine", "line", "buffer", "russia"]
+#: What an option's `control` may say besides an actor id: the land stays where the front line
+#: puts it (`line`), a holder's part becomes a demilitarised zone held by nobody (`buffer`, with
+#: `from:` that holder), or the whole region goes to an administration held by no party
+#: (`international`). Any other value names the actor that gets the whole region.
+CONTROL_KEYWORDS = ("line", "buffer", "international")
 
-#: What the five standard territorial options mean for control; a scenario may add others
-#: by saying `control:` itself.
-STANDARD_CONTROL: dict[str, tuple[TerritoryControl, bool]] = {
-    "ukraine": ("ukraine", False),
-    "frozen_line": ("line", False),
-    "demilitarized": ("buffer", False),
-    "de_facto_russia": ("russia", False),
-    "de_jure_russia": ("russia", True),
-}
+#: The shares a region's holders hold must sum to 1 to within this.
+SHARE_TOLERANCE = 1e-9
 
 
 class Option(Strict):
-    """One way an issue can be settled. For territory, `control` says who holds the land."""
+    """One way an issue can be settled. For territory, `control` says who holds the land.
+
+    `control` is an actor id (the whole region to that actor), `line`, `buffer` (with `from`,
+    the holder whose part becomes the zone) or `international`; `recognised` says whether the
+    settlement is legally recognised (de jure) or only a fact on the ground (de facto).
+    """
 
     meaning: Text
-    control: TerritoryControl | None = None
+    control: Id | None = None
+    from_: Annotated[Id | None, Field(alias="from")] = None
     recognised: bool | None = None
 
 
@@ -188,10 +198,19 @@ class Issue(Strict):
     options: Annotated[dict[Id, Option | Text], Field(min_length=2)]
     default: Id
     area_km2: Annotated[float, Field(ge=0.01, le=MAX_KM2)] | None = None
-    russia_share: Annotated[float, Field(ge=0, le=1)] | None = None
+    # Who holds which share of the region at meta.as_of: actor id -> share (0..1), summing to 1.
+    held: dict[Id, Annotated[float, Field(ge=0, le=1)]] | None = None
     consent: Seq[Id] = ()
     source: Id | None = None
     note: Text | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data):
+        if isinstance(data, dict) and "russia_share" in data:
+            raise ValueError("russia_share is replaced by held: the share each holder holds, e.g. "
+                             "held: {<actor id>: 0.75, <actor id>: 0.25} (see docs/new-conflict.md)")
+        return data
 
     @field_validator("options", mode="after")
     @classmethod
@@ -203,27 +222,24 @@ class Issue(Strict):
         if self.default not in self.options:
             raise ValueError(f"default {self.default!r} is not one of the options ({', '.join(self.options)})")
         if self.kind == "territory":
-            if self.area_km2 is None or self.russia_share is None:
-                raise ValueError("a territorial issue needs area_km2 and russia_share")
-            for oid, opt in self.options.items():
-                if opt.control is None and oid not in STANDARD_CONTROL:
-                    raise ValueError(f"option {oid!r} is not a standard territorial option "
-                                     f"({', '.join(STANDARD_CONTROL)}); say its control: "
-                                     "ukraine | line | buffer | russia")
+            if self.area_km2 is None or self.held is None:
+                raise ValueError("a territorial issue needs area_km2 and held (who holds which share)")
         else:
-            if self.area_km2 is not None or self.russia_share is not None:
-                raise ValueError("only territorial issues have area_km2 and russia_share")
-            if any(o.control is not None for o in self.options.values()):
+            if self.area_km2 is not None or self.held is not None:
+                raise ValueError("only territorial issues have area_km2 and held")
+            if any(o.control is not None or o.from_ is not None for o in self.options.values()):
                 raise ValueError("only territorial options have control")
         return self
 
-    def control_of(self, option_id: str) -> tuple[TerritoryControl, bool]:
-        """(who holds the land, whether Russia's hold is legally recognised) under an option."""
+    @property
+    def holders(self) -> tuple[str, ...]:
+        """The actors holding part of the region at meta.as_of, in the order `held` lists them."""
+        return tuple(self.held or ())
+
+    def control_of(self, option_id: str) -> tuple[str, str | None, bool]:
+        """(who controls the land, the side a buffer is carved from, whether it is recognised de jure)."""
         opt = self.options[option_id]
-        std = STANDARD_CONTROL.get(option_id, ("line", False))
-        control = opt.control or std[0]
-        recognised = opt.recognised if opt.recognised is not None else std[1]
-        return control, recognised
+        return opt.control or "line", opt.from_, bool(opt.recognised)
 
 
 Role = Literal["signatory", "mediator", "guarantor", "observer"]
@@ -386,8 +402,11 @@ class Protocol(Strict):
 
 
 class FrontDrift(Strict):
-    """How a region's front line moves each month: Russian net gain in km² (negative: Ukrainian gain)."""
+    """How a region's front line moves each month: `gainer` takes `drift_km2_per_month` km² from
+    `loser` (both holders of the region; a negative drift means the loser gains)."""
 
+    gainer: Id
+    loser: Id
     drift_km2_per_month: Number = 0.0  # within +-MAX_DRIFT_KM2 (checked in cross_check)
     sd_km2_per_month: Annotated[float, Field(ge=0, le=MAX_DRIFT_KM2)] = 0.0
     source: Id | None = None
