@@ -55,9 +55,9 @@ def _timeit(fn, repeat: int) -> float:
 def bench_monte_carlo(runs: int) -> list[dict]:
     """Alaska runs per second through the runner on 1 and 2 workers."""
     from sim.domain.game import compile_scenario
-    from sim.executors import ExecutorSpec
+    from sim.jobs.executors import ExecutorSpec
     from sim.results import ResultsFolder
-    from sim.runner import Task, auto_chunk_size, execute, plan_chunks
+    from sim.jobs import Task, auto_chunk_size, execute, plan_chunks
     from sim.scenario import load_scenario
 
     game = compile_scenario(load_scenario(ALASKA).scenario)

@@ -42,7 +42,8 @@ CAPTIONS = {
                    "indices per output.",
     "frontier": "The deal space: Pareto-optimal deals projected on pairs of actors, the Nash and "
                 "Kalai–Smorodinsky bargaining solutions, and the named proposals.",
-    "trajectory": "One run round by round: the front line, and each actor's aspiration and reservation value.",
+    "trajectory": "One run round by round: who holds how much of each region (when the scenario has regions), "
+                  "and each actor's aspiration and reservation value.",
 }
 
 _CSS = """
@@ -125,7 +126,7 @@ def key_numbers(manifest: Mapping[str, Any], runs: pd.DataFrame) -> dict:
         walked = {a: int(c) for a, c in paused[paused != ""].value_counts().items()}
     curve = []
     if k and manifest.get("horizon") and "round" in agreed.columns:
-        from sim.runner import agreement_by_date
+        from sim.results import agreement_by_date
 
         curve = agreement_by_date(agreed["round"].to_numpy(), n, manifest)
     deals = []
@@ -225,15 +226,20 @@ def _scenario_details(loaded, manifest: Mapping[str, Any]) -> str:
                    f"<td>{_cite(sc, actor.reservation.source, actor.reservation.quote)}</td></tr>")
     out.append("</table>")
 
+    # Land columns only when the scenario has regions; holders by the scenario's own names.
+    land = any(issue.kind == "territory" for issue in sc.issues.values())
     out.append("<h3>Issues</h3><table><tr><th>issue</th><th>kind</th><th>options (* = default)</th>"
-               "<th class='num'>area km²</th><th class='num'>Russian-held at the start</th></tr>")
+               + ("<th class='num'>area km²</th><th>held at the start</th>" if land else "") + "</tr>")
     for iid, issue in sc.issues.items():
         opts = "<br>".join(f"{'*' if oid == issue.default else ''}<code>{_e(oid)}</code>: {_e(opt.meaning)}"
                            for oid, opt in issue.options.items())
-        area = f"{issue.area_km2:,.0f}" if issue.area_km2 is not None else ""
-        share = f"{issue.russia_share:.0%}" if issue.russia_share is not None else ""
-        out.append(f"<tr><td>{_e(issue.name)} <code>{_e(iid)}</code></td><td>{_e(issue.kind)}</td>"
-                   f"<td>{opts}</td><td class='num'>{_e(area)}</td><td class='num'>{_e(share)}</td></tr>")
+        row = f"<tr><td>{_e(issue.name)} <code>{_e(iid)}</code></td><td>{_e(issue.kind)}</td><td>{opts}</td>"
+        if land:
+            area = f"{issue.area_km2:,.0f}" if issue.area_km2 is not None else ""
+            held = ", ".join(f"{sc.actors[a].name if a in sc.actors else a} {share:.0%}"
+                             for a, share in (issue.held or {}).items())
+            row += f"<td class='num'>{_e(area)}</td><td>{_e(held)}</td>"
+        out.append(row + "</tr>")
     out.append("</table>")
 
     if sc.proposals:
@@ -556,31 +562,4 @@ def write_report(results_dir: str | Path, out: str | Path | None = None, *,
     return target
 
 
-# ---------------------------------------------------------------------------------------------
-# CLI (`negsim report`), wired in by sim/cli.py
-
-
-def _path_text(text: str) -> str:
-    import argparse
-
-    if not text.strip():
-        raise argparse.ArgumentTypeError("is empty; give a path")
-    return text
-
-
-def add_arguments(parser) -> None:
-    """Arguments of `negsim report`."""
-    parser.add_argument("results", help="a results folder written by `negsim run` (or a sweep)")
-    parser.add_argument("--out", type=_path_text, help="HTML file to write (default RESULTS/report.html)")
-    parser.add_argument("--sensitivity", metavar="FILE",
-                        help="include Sobol indices from this `negsim sensitivity --out` JSON "
-                             "(default: RESULTS/sensitivity.json if present)")
-
-
-def command(args) -> int:
-    """`negsim report`: one self-contained HTML file to send to a colleague."""
-    print(write_report(args.results, args.out, sensitivity=getattr(args, "sensitivity", None)))
-    return 0
-
-
-__all__ = ["add_arguments", "build_report", "command", "find_scenario", "key_numbers", "write_report"]
+__all__ = ["build_report", "find_scenario", "key_numbers", "write_report"]

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sim.errors import Problem, UserError
-from sim.executors import LOCAL, ExecutorSpec
+from sim.jobs.executors import LOCAL, ExecutorSpec
 from sim.results import ResultsFolder
 
 
@@ -58,7 +58,7 @@ def _compare(name: str, a: Path, b: Path) -> tuple[bool, str]:
 
 def rerun(results_dir: str | Path, executor: ExecutorSpec = LOCAL) -> tuple[bool, str]:
     """Re-run the job recorded in a results folder; return (all tables identical, report text)."""
-    from sim.sweep import JobSpec, run_job
+    from sim.jobs import JobSpec, run_job
 
     folder = ResultsFolder(Path(results_dir))
     manifest = folder.read_manifest()
@@ -71,9 +71,9 @@ def rerun(results_dir: str | Path, executor: ExecutorSpec = LOCAL) -> tuple[bool
     spec = JobSpec.from_dict(job)
     scenario = Path(job.get("scenario_path") or spec.scenario)
     spec = dataclasses.replace(spec, scenario=str(scenario), chunk_size=None)
-    from sim.scenario.load import read_bytes
-
     import hashlib
+
+    from sim.scenario.load import read_bytes
 
     digest = hashlib.sha256(read_bytes(scenario)).hexdigest()
     if digest != manifest["scenario"]["sha256"]:

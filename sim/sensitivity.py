@@ -17,16 +17,13 @@ is worth to it) when the run ends without a full agreement.
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from sim.errors import Problem, UserError
-from sim.executors import LOCAL, ExecutorSpec
+from sim.jobs.executors import LOCAL, ExecutorSpec
 
 
 def next_power_of_two(n: int) -> int:
@@ -39,7 +36,7 @@ def sobol_design(bounds: Sequence[tuple[float, float]], n: int,
     """Saltelli's A (d, n), B (d, n) and A_B (d, d, n) for independent uniform inputs, as scipy builds them."""
     from scipy.stats import qmc
 
-    from sim.sweep import qmc_engine
+    from sim.jobs import qmc_engine
 
     d = len(bounds)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
@@ -114,7 +111,7 @@ def _evaluate_chunk(task) -> tuple[int, tuple[int, int, np.ndarray]]:
 def scenario_model(prep, runs: int, seed: int, executor: ExecutorSpec = LOCAL,
                    progress: bool | None = None, chunk_size: int = 2000) -> tuple[Callable, list[str]]:
     """The model function for Sobol' analysis of a prepared scenario, and the names of its outputs."""
-    from sim.runner import Task, run_tasks
+    from sim.jobs import Task, run_tasks
     from sim.simulate import ChunkSpec
 
     actors = list(prep.loaded.scenario.actors)
@@ -153,7 +150,7 @@ def scenario_sensitivity(scenario: str, samples: Sequence[str], points: int = 64
 
     `points` is rounded up to a power of 2. Returns the JSON-ready report.
     """
-    from sim.sweep import SAMPLER_SPAWN_KEY, JobSpec, prepare
+    from sim.jobs import SAMPLER_SPAWN_KEY, JobSpec, prepare
 
     if not samples:
         raise UserError([Problem("", None, "--sample", "give at least one parameter range PATH=LOW:HIGH")])
@@ -210,21 +207,3 @@ def sensitivity_table(report: dict) -> str:
     lines.append("first order: share of the output's variance due to the parameter alone; total: including its "
                  "interactions. Estimates carry sampling error; more --points narrows it.")
     return "\n".join(lines)
-
-
-def sensitivity_command(args, argv: list[str]) -> int:
-    """`negsim sensitivity`: compute, print a table or JSON, optionally write JSON to --out."""
-    from sim.results import atomic_write_bytes
-
-    n = next_power_of_two(max(args.points, 2))
-    if n != args.points:
-        print(f"note: --points {args.points} rounded up to {n}: Sobol' indices need a power of 2", file=sys.stderr)
-    if args.out and Path(args.out).is_dir():
-        raise UserError([Problem(args.out, None, "--out", "is a folder; give a file name for the JSON")])
-    report = scenario_sensitivity(args.scenario, args.sample, points=n, runs=args.runs, seed=args.seed,
-                                  sets=args.set or (), executor=ExecutorSpec(args.workers, args.dask))
-    text = json.dumps(report, indent=2)
-    if args.out:
-        atomic_write_bytes(Path(args.out), (text + "\n").encode())
-    print(text if args.json else sensitivity_table(report))
-    return 0

@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from sim.executors import ExecutorSpec
+from sim.jobs.executors import ExecutorSpec
 from sim.errors import UserError
 from tests.conftest import TINY, negsim_command
 
@@ -167,7 +167,7 @@ def test_the_check_itself_is_quick_and_accepts_a_real_scheduler_only():
     worker is refused with a hint, and a refused port fails well inside the timeout."""
     import distributed
 
-    from sim.cluster import check_dask_address
+    from sim.jobs.cluster import check_dask_address
 
     check_dask_address("local")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp",
@@ -195,11 +195,11 @@ def test_local_still_works(tmp_path):
 
 def test_resume_with_a_bad_address_leaves_the_folder_resumable(tmp_path, monkeypatch, servers):
     """--resume reads the existing folder, then checks the address before it changes anything."""
-    import sim.runner
+    import sim.jobs.chunks
     from sim.results import ResultsFolder
-    from sim.sweep import JobSpec, run_job
+    from sim.jobs import JobSpec, run_job
 
-    real, calls = sim.runner._work, {"n": 0}
+    real, calls = sim.jobs.chunks._work, {"n": 0}
 
     def work(task):
         if calls["n"] == 1:
@@ -207,7 +207,7 @@ def test_resume_with_a_bad_address_leaves_the_folder_resumable(tmp_path, monkeyp
         calls["n"] += 1
         return real(task)
 
-    monkeypatch.setattr(sim.runner, "_work", work)
+    monkeypatch.setattr(sim.jobs.chunks, "_work", work)
     cut = tmp_path / "cut"
     with pytest.raises(KeyboardInterrupt):
         run_job(JobSpec(kind="run", scenario=str(TINY), runs=10, chunk_size=5, rounds=True), out=cut, executor=ExecutorSpec(1),

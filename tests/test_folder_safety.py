@@ -19,9 +19,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from sim.executors import ExecutorSpec
+from sim.jobs.executors import ExecutorSpec
 from sim.results import LOCK, MARKER, ResultsFolder
-from sim.sweep import JobSpec, resume_job, run_job
+from sim.jobs import JobSpec, resume_job, run_job
 from tests.conftest import TINY, negsim_command
 from tests.test_reliability import assert_clean_and_complete, assert_clean_error, negsim, snapshot, start
 
@@ -246,7 +246,7 @@ def test_jobs_too_big_are_refused_up_front(tmp_path, args, message):
 def test_memory_per_run_does_not_grow_with_the_number_of_rounds():
     import numpy as np
 
-    from sim.budget import CHUNK_BUDGET, chunk_cap
+    from sim.jobs.budget import CHUNK_BUDGET, chunk_cap
     from sim.domain.game import compile_scenario
     from sim.model.model import TALKS_STREAM, RoundDraws, RunDraws, _stream
     from sim.scenario import load_scenario

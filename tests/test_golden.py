@@ -50,7 +50,7 @@ def compute(scenario: Path, protocol: str) -> dict | None:
     """The fingerprint of RUNS seeded runs, or None when the scenario does not allow the protocol."""
     from sim.errors import UserError
     from sim.simulate import ChunkSpec, simulate_chunk
-    from sim.sweep import scenario_with_sets
+    from sim.jobs import scenario_with_sets
 
     try:
         _, game = scenario_with_sets(str(scenario), (f"protocol.kind={protocol}",))

@@ -332,7 +332,7 @@ def _line(ax, gid):
 
 
 def test_sweep_of_one_parameter_pools_points_and_bands_are_wilson_intervals(tmp_path):
-    from sim.runner import wilson_interval
+    from sim.results import wilson_interval
 
     # The second path never changes, so it is no dimension: three values, two points each.
     folder = make_results(tmp_path, n_runs=180, sweep={BETA_RES: [0.3, 0.4, 0.5], ALPHA_NORTH: [2.0, 2.0]})
@@ -356,7 +356,7 @@ def test_sweep_of_one_parameter_pools_points_and_bands_are_wilson_intervals(tmp_
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 500), st.integers(0, 500))
 def test_wilson_band_is_the_wilson_interval(k, extra):
-    from sim.runner import wilson_interval
+    from sim.results import wilson_interval
 
     n = k + extra
     low, high = plots.wilson_band([k], [n])
@@ -512,8 +512,10 @@ def test_trajectory_defaults_to_the_first_agreement_and_draws_the_rounds_table(l
     front = _ax(fig, "front")
     per_round = mine.drop_duplicates("round").sort_values("round")
     for region in ("north", "south"):
-        (line,) = [ln for ln in front.lines if ln.get_gid() == f"front:{region}"]
-        assert np.allclose(line.get_ydata(), 100 * per_round[f"control_{region}"])
+        # Two holders: one line, the first holder's share (beta's; alpha holds the rest).
+        (line,) = [ln for ln in front.lines if ln.get_gid().startswith(f"front:{region}:")]
+        assert line.get_gid() == f"front:{region}:beta" and line.get_label().endswith("Beta")
+        assert np.allclose(line.get_ydata(), 100 * per_round[f"held_{region}_beta"])
     for ax in (front, pos):
         (end,) = [ln for ln in ax.lines if ln.get_gid() == "end"]
         assert np.allclose(end.get_xdata(), first["round"])

@@ -22,11 +22,11 @@ import pyarrow.parquet as pq
 import pytest
 
 import sim.cli
-import sim.runner
-import sim.sweep
-from sim.executors import ExecutorSpec
+import sim.jobs.chunks
+import sim.jobs.run
+from sim.jobs.executors import ExecutorSpec
 from sim.results import ResultsFolder, atomic_write_bytes, atomic_write_table
-from sim.sweep import JobSpec, resume_job, run_job
+from sim.jobs import JobSpec, resume_job, run_job
 from tests.conftest import TINY, negsim_command
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="signals and process groups")
@@ -135,7 +135,7 @@ def test_ctrl_c_keeps_finished_chunks_and_resume_completes(tmp_path, kind):
 
 def spec_tasks(spec: JobSpec) -> list:
     points = 8 if spec.grids else 1
-    return sim.runner.plan_chunks(points, spec.runs, spec.seed, spec.chunk_size, spec.rounds)
+    return sim.jobs.chunks.plan_chunks(points, spec.runs, spec.seed, spec.chunk_size, spec.rounds)
 
 
 def test_ctrl_c_on_a_dask_cluster(tmp_path):
@@ -250,7 +250,7 @@ def test_resume_removes_temporaries_of_writes_cut_short(tmp_path, monkeypatch):
     spec = JobSpec(scenario=str(TINY), grids=("actors.alpha.weights.north=0.5,2",), runs=10, seed=1, chunk_size=5,
                    rounds=True)
     whole = run_job(spec, out=tmp_path / "whole", executor=ExecutorSpec(1), progress=False).out
-    real = sim.runner._work
+    real = sim.jobs.chunks._work
     calls = {"n": 0}
 
     def work(task):
@@ -260,7 +260,7 @@ def test_resume_removes_temporaries_of_writes_cut_short(tmp_path, monkeypatch):
         return real(task)
 
     with monkeypatch.context() as m:
-        m.setattr(sim.runner, "_work", work)
+        m.setattr(sim.jobs.chunks, "_work", work)
         with pytest.raises(KeyboardInterrupt):
             run_job(spec, out=tmp_path / "cut", executor=ExecutorSpec(1), progress=False)
     cut = tmp_path / "cut"
@@ -576,11 +576,11 @@ def test_a_live_job_cannot_be_resumed_twice(tmp_path):
         proc.communicate(timeout=60)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "running" and manifest["process"]["pid"] == proc.pid
-    sim.sweep._refuse_if_running(manifest, ResultsFolder(out))  # dead now: no longer in the way
+    sim.jobs.run._refuse_if_running(manifest, ResultsFolder(out))  # dead now: no longer in the way
     sleeper = subprocess.Popen(["sleep", "60"])  # a recycled pid: alive, but not negsim
     try:
         manifest["process"]["pid"] = sleeper.pid
-        sim.sweep._refuse_if_running(manifest, ResultsFolder(out))
+        sim.jobs.run._refuse_if_running(manifest, ResultsFolder(out))
     finally:
         sleeper.kill()
         sleeper.wait()

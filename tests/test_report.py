@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import base64
 import hashlib
 import html
@@ -97,7 +96,7 @@ def test_report_states_the_key_numbers(full):
     runs = pd.read_parquet(folder / "runs.parquet")
     n = len(runs)
     agreed = runs[runs["outcome"] == "agreement"]
-    from sim.runner import wilson_interval
+    from sim.results import wilson_interval
 
     lo, hi = wilson_interval(len(agreed), n)
     assert f"Agreement in {len(agreed):,} of {n:,} runs: {len(agreed) / n:.1%}" in text
@@ -190,10 +189,10 @@ def test_report_of_an_incomplete_run_with_a_string_command_and_no_runs(tmp_path,
 
 def test_report_command_line(tmp_path, no_figures, capsys):
     folder = make_results(tmp_path, n_runs=10)
-    parser = argparse.ArgumentParser()
-    report.add_arguments(parser)
+    from sim.cli import main
+
     out = tmp_path / "to send" / "tiny.html"
-    assert report.command(parser.parse_args([str(folder), "--out", str(out)])) == 0
+    assert main(["report", str(folder), "--out", str(out)]) == 0
     assert capsys.readouterr().out.strip() == str(out)
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     with pytest.raises(UserError, match="is a folder"):
@@ -247,9 +246,9 @@ def test_report_includes_a_sensitivity_file_kept_elsewhere(tmp_path, no_figures)
     data["outputs"]["agreement_rate"]["total"]["actors.alpha.weights.north"] = None
     sobol = tmp_path / "sobol.json"
     sobol.write_text(json.dumps(data), encoding="utf-8")
-    parser = argparse.ArgumentParser()
-    report.add_arguments(parser)
-    report.command(parser.parse_args([str(folder), "--sensitivity", str(sobol)]))
+    from sim.cli import main
+
+    assert main(["report", str(folder), "--sensitivity", str(sobol)]) == 0
     text = (folder / "report.html").read_text(encoding="utf-8")
     assert "<h2>Sensitivity</h2>" in text
     assert "<td class='num'>0.500</td><td class='num'>0.600</td>" in text  # beta's reservation value

@@ -23,13 +23,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sim
-import sim.cluster
-from sim.executors import ExecutorSpec
+import sim.jobs.cluster
+from sim.jobs.executors import ExecutorSpec
 from sim.domain.game import compile_scenario
-from sim.runner import plan_chunks
+from sim.jobs import plan_chunks
 from sim.scenario import load_scenario
 from sim.simulate import ChunkSpec, simulate_chunk
-from sim.sweep import JobSpec, run_job
+from sim.jobs import JobSpec, run_job
 from tests.conftest import DATA, TINY, negsim_command
 
 GRID = "actors.alpha.weights.north=0.5,2"
@@ -85,8 +85,8 @@ def test_tables_do_not_depend_on_workers_backend_or_chunks(tmp_path, monkeypatch
     dask = None
     if backend == "dask":
         # An in-process LocalCluster (threads): the Dask path without the cost of starting processes.
-        monkeypatch.setattr(sim.cluster, "dask_executor",
-                            functools.partial(sim.cluster.dask_executor, processes=False))
+        monkeypatch.setattr(sim.jobs.cluster, "dask_executor",
+                            functools.partial(sim.jobs.cluster.dask_executor, processes=False))
         dask = "local"
     out = run_job(job(chunk), out=tmp_path / "out", executor=ExecutorSpec(workers, dask), progress=False).out
     manifest = json.loads((out / "manifest.json").read_text())
@@ -112,8 +112,8 @@ DYNAMICS = """
 dynamics:
   horizon_rounds: 10
   front:
-    north: {drift_km2_per_month: 25, sd_km2_per_month: 60}
-    south: {drift_km2_per_month: -5, sd_km2_per_month: 10}
+    north: {gainer: beta, loser: alpha, drift_km2_per_month: 25, sd_km2_per_month: 60}
+    south: {gainer: beta, loser: alpha, drift_km2_per_month: -5, sd_km2_per_month: 10}
   costs:
     alpha: {per_month: 0.004}
     beta: {per_month: 0.002}

@@ -22,7 +22,7 @@ import yaml
 
 from sim.errors import ScenarioError, UserError
 from sim.scenario import load_scenario
-from sim.sweep import JobSpec, plan_job
+from sim.jobs import JobSpec, plan_job
 from tests.conftest import DATA, ROOT, TINY, negsim_command
 
 SIM = ROOT / "sim"

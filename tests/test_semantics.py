@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.executors import ExecutorSpec
+from sim.jobs.executors import ExecutorSpec
 from sim.domain.game import compile_scenario
 from sim.model.model import NegotiationModel, RunDraws
 from sim.scenario import load_scenario
@@ -43,7 +43,7 @@ def test_rounds_follow_the_calendar(alaska):
 
 
 def test_agreement_curve_is_monotone_and_ends_at_the_horizon():
-    from sim.runner import agreement_by_date
+    from sim.results import agreement_by_date
 
     manifest = {"as_of": "2025-08-15", "horizon": "2025-12-31", "round_days": 14, "max_rounds": 10}
     points = agreement_by_date(np.array([0, 3, 3, 9]), 10, manifest)
@@ -156,7 +156,8 @@ def test_war_costs_move_derived_reservations(alaska):
 
 def test_a_field_the_scenario_does_not_use_changes_nothing(tmp_path):
     # capability is read only by the expected-utility protocol; Alaska is mediated.
-    from sim.sweep import JobSpec, point_rates, run_job
+    from sim.jobs import JobSpec, run_job
+    from sim.results import point_rates
 
     spec = JobSpec(kind="sweep", scenario=str(ALASKA), grids=("actors.europe.capability=0.2:1.0:3",),
                    runs=150, seed=11)
@@ -185,7 +186,7 @@ def test_shipped_scenarios_match_the_record_at_point_estimates():
     from sim.domain.consistency import consistency_warnings
 
     examples = sorted((ROOT / "scenarios" / "examples").glob("*.yaml"))
-    assert len(examples) == 5
+    assert len(examples) == 7
     for path in (ALASKA, ROOT / "scenarios" / "peace_plan_nov_2025.yaml", *examples):
         loaded = load_scenario(path)
         assert consistency_warnings(loaded, compile_scenario(loaded.scenario)) == []
@@ -260,7 +261,7 @@ def test_drivers_are_reproducible_and_in_range(alaska):
 
 def test_report_shows_derived_reservations_and_the_date_curve(tmp_path):
     from sim.report import build_report
-    from sim.sweep import JobSpec, run_job
+    from sim.jobs import JobSpec, run_job
 
     result = run_job(JobSpec(kind="run", scenario=str(ALASKA), runs=300, seed=5, rounds=False), out=tmp_path / "r",
                      argv=["test"], executor=ExecutorSpec(1))

@@ -19,14 +19,15 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-import sim.cluster
-import sim.runner
-from sim.executors import ExecutorSpec
+import sim.jobs.cluster
+import sim.jobs.chunks
+from sim.jobs.executors import ExecutorSpec
 from sim.errors import UserError
 from sim.results import ResultsFolder
 from sim.scenario import load_scenario
 from sim.scenario.overrides import canonical, parse_path
-from sim.sweep import JobSpec, parse_grid, parse_sample, plan_job, resume_job, run_job, sweep_table
+from sim.jobs import JobSpec, parse_grid, parse_sample, plan_job, resume_job, run_job
+from sim.results import sweep_table
 from tests.conftest import DATA, TINY, negsim_command
 
 GRID = "actors.alpha.weights.north=0.5:3:3"
@@ -229,7 +230,7 @@ def test_serial_pool_and_dask_give_identical_tables(tmp_path, monkeypatch):
     serial = run_job(spec, out=tmp_path / "serial", executor=ExecutorSpec(1), progress=False).out
     pool = run_job(spec, out=tmp_path / "pool", executor=ExecutorSpec(2), progress=False).out
     # An in-process LocalCluster (threads) exercises the Dask path without starting processes.
-    monkeypatch.setattr(sim.cluster, "dask_executor", functools.partial(sim.cluster.dask_executor, processes=False))
+    monkeypatch.setattr(sim.jobs.cluster, "dask_executor", functools.partial(sim.jobs.cluster.dask_executor, processes=False))
     dask = run_job(spec, out=tmp_path / "dask", executor=ExecutorSpec(2, "local"), progress=False).out
     expected = tables(serial)
     assert len(expected) == 90
@@ -238,7 +239,7 @@ def test_serial_pool_and_dask_give_identical_tables(tmp_path, monkeypatch):
 
 
 def _interrupt_after(monkeypatch, n_chunks: int) -> None:
-    real = sim.runner._work
+    real = sim.jobs.chunks._work
     calls = {"n": 0}
 
     def work(task):
@@ -247,7 +248,7 @@ def _interrupt_after(monkeypatch, n_chunks: int) -> None:
         calls["n"] += 1
         return real(task)
 
-    monkeypatch.setattr(sim.runner, "_work", work)
+    monkeypatch.setattr(sim.jobs.chunks, "_work", work)
 
 
 def test_interrupted_sweep_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch, capsys):
@@ -307,7 +308,7 @@ def test_existing_folder_is_refused_unless_force(tmp_path):
 def test_missing_dask_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(UserError, match=r"pip install 'negsim\[dask\]'"):
-        with sim.cluster.dask_executor("local", 1):
+        with sim.jobs.cluster.dask_executor("local", 1):
             pass
 
 

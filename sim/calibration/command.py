@@ -61,13 +61,18 @@ def _problem(field_name: str, message: str, file: str = "") -> UserError:
 
 def prepare(spec: CalibrationSpec):
     """Load the scenario (with --prior applied), the observations and the decision likelihood."""
-    from sim.calibration.likelihood import CalibrationError, DecisionLikelihood, free_parameters
+    from sim.calibration.likelihood import (
+        CalibrationError,
+        DecisionLikelihood,
+        free_parameters,
+    )
     from sim.calibration.observations import load_observations
     from sim.domain.game import compile_scenario
     from sim.scenario import load_scenario
 
     if not spec.free:
-        raise _problem("--free", "name at least one number to calibrate, e.g. --free actors.russia.reservation.premium")
+        raise _problem("--free", "name at least one number to calibrate, "
+                                 "e.g. --free actors.<actor id>.reservation.premium")
     overrides = {}
     for path, mean, sd in spec.priors:
         if sd <= 0:
@@ -134,10 +139,16 @@ def calibrate(spec: CalibrationSpec, out: str | Path | None = None, force: bool 
               argv: list[str] | None = None) -> Calibration:
     """Run a calibration, write its folder and the calibrated scenario; return it."""
     from sim.calibration import fit
-    from sim.calibration.report import (calibrated_yaml, identifiability, plot_calibration, posterior_table,
-                                        predictive_check, summary_text)
+    from sim.calibration.report import (
+        calibrated_yaml,
+        identifiability,
+        plot_calibration,
+        posterior_table,
+        predictive_check,
+        summary_text,
+    )
+    from sim.jobs import default_out
     from sim.results import ResultsFolder, atomic_write_bytes, now_iso
-    from sim.runner import default_out
 
     loaded, game, observations, like = prepare(spec)
     target = Path(write_scenario) if write_scenario else _calibrated_path(Path(spec.scenario))
@@ -270,8 +281,8 @@ def backtest(spec: CalibrationSpec, cutoff: str, out: str | Path | None = None, 
     from sim.calibration import fit
     from sim.calibration.observations import load_observations
     from sim.calibration.report import scores
+    from sim.jobs import default_out
     from sim.results import ResultsFolder, atomic_write_bytes, now_iso
-    from sim.runner import default_out
 
     try:
         day = dt.date.fromisoformat(cutoff)

@@ -205,8 +205,8 @@ class DecisionLikelihood:
 
     def probabilities(self, theta: np.ndarray) -> np.ndarray:
         """(M, N) each decision's probability of a yes under each theta."""
-        from sim.model.agents import acceptance_probability
         from sim.domain.strategies import ConcessionState
+        from sim.model.agents import acceptance_probability
 
         theta = np.atleast_2d(np.asarray(theta, dtype=float))
         m, game = theta.shape[0], self.game

@@ -28,9 +28,23 @@ from pydantic import Field, StringConstraints, ValidationError, model_validator
 
 from sim.domain.game import Game, compile_scenario
 from sim.errors import Problem, ScenarioError
-from sim.scenario.load import (LoadedScenario, _check_quote, _check_source_path, _pydantic_problems,
-                               load_scenario)
-from sim.scenario.schema import MAX_DRIFT_KM2, Date, Id, Response, Scenario, Source, Strict, Text
+from sim.scenario.load import (
+    LoadedScenario,
+    _check_quote,
+    _check_source_path,
+    _pydantic_problems,
+    load_scenario,
+)
+from sim.scenario.schema import (
+    MAX_DRIFT_KM2,
+    Date,
+    Id,
+    Response,
+    Scenario,
+    Source,
+    Strict,
+    Text,
+)
 from sim.scenario.yamlsrc import SourceMap, not_regular, parse_yaml, read_bytes
 
 # Numbers and dates are strict, as everywhere in the format (see Strict): YAML's `"0.6"` (a

@@ -14,24 +14,20 @@ from sim import __version__, analysis, catalogue, report
 from sim.errors import UserError
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _whole_number(minimum: int, what: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {value}")
+        return value
+    return parse
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+_positive_int = _whole_number(1, "at least 1")
+_seed = _whole_number(0, "0 or more")
 
 
 def _path_text(text: str) -> str:
@@ -153,8 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_plot)
 
     p = sub.add_parser("report", help="one self-contained HTML report of a results folder, to send to a colleague")
-    report.add_arguments(p)
-    p.set_defaults(handler=report.command)
+    p.add_argument("results", help="a results folder written by `negsim run` (or a sweep)")
+    p.add_argument("--out", type=_path_text, help="HTML file to write (default RESULTS/report.html)")
+    p.add_argument("--sensitivity", metavar="FILE",
+                   help="include Sobol indices from this `negsim sensitivity --out` JSON "
+                        "(default: RESULTS/sensitivity.json if present)")
+    p.set_defaults(handler=cmd_report)
 
     p = sub.add_parser("calibrate", help="infer chosen judgement numbers from the negotiation record",
                        description="Set chosen numbers of a scenario free and infer their posterior from an "
@@ -208,7 +208,7 @@ def _calibration_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenario", help="scenario YAML file")
     p.add_argument("observations", help="observations YAML file (see docs/observations-format.md)")
     p.add_argument("--free", action="append", metavar="PATH", required=True,
-                   help="a number to infer, e.g. actors.russia.reservation.premium or protocol.temperature "
+                   help="a number to infer, e.g. actors.<actor id>.reservation.premium or protocol.temperature "
                         "(repeatable)")
     p.add_argument("--prior", action="append", metavar="PATH=MEAN,SD", default=None,
                    help="a normal prior for a freed number (default: the scenario's own {mean, sd})")
@@ -229,7 +229,6 @@ def _calibration_arguments(p: argparse.ArgumentParser) -> None:
 
 def _calibration_spec(args: argparse.Namespace):
     from sim.calibration.command import CalibrationSpec, parse_prior
-
     from sim.errors import Problem
 
     if args.outcome_draws < 0:
@@ -296,8 +295,8 @@ def _load(path: str):
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """`negsim validate`: one summary line per valid file, every problem of the others."""
-    from sim.errors import ScenarioError
     from sim.domain.consistency import consistency_warnings
+    from sim.errors import ScenarioError
 
     failed = []
     for path in args.scenario:
@@ -345,6 +344,12 @@ def _is_observations(path: str) -> bool:
         return False
     keys = {line.split(":")[0] for line in head.splitlines() if line[:1].isalpha()}
     return "decisions" in keys and "actors" not in keys
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """`negsim report`: one self-contained HTML file to send to a colleague."""
+    print(report.write_report(args.results, args.out, sensitivity=getattr(args, "sensitivity", None)))
+    return 0
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -395,9 +400,8 @@ def _add_job_options(p: argparse.ArgumentParser, command: str) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     """`negsim run`: Monte Carlo runs into a results folder, then a summary (or one run's story)."""
     if args.trace is not None:
+        from sim.jobs import scenario_with_sets
         from sim.trace import trace
-
-        from sim.sweep import scenario_with_sets
 
         if not args.scenario:
             raise UserError("--trace needs a SCENARIO file")
@@ -405,21 +409,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         _, game = scenario_with_sets(args.scenario, sets)
         print(trace(game, args.seed or 0, args.trace))
         return 0
-    from sim.runner import run_command
+    from sim.cli.jobs import run_command
 
     return run_command(args, argv=sys.argv)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """`negsim sweep`: runs at every point of a grid or sample of parameters."""
-    from sim.sweep import sweep_command
+    from sim.cli.jobs import sweep_command
 
     return sweep_command(args, argv=sys.argv)
 
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
     """`negsim sensitivity`: first-order and total Sobol' indices (scipy.stats.sobol_indices)."""
-    from sim.sensitivity import sensitivity_command
+    from sim.cli.jobs import sensitivity_command
 
     return sensitivity_command(args, argv=sys.argv)
 
@@ -436,9 +440,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 def cmd_rerun(args: argparse.Namespace) -> int:
     """`negsim rerun`: reproduce a results folder from its manifest and compare the tables."""
+    from sim.jobs.executors import ExecutorSpec
     from sim.rerun import rerun
-
-    from sim.executors import ExecutorSpec
 
     ok, text = rerun(args.results, ExecutorSpec(args.workers, args.dask))
     print(text)

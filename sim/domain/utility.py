@@ -106,7 +106,10 @@ def sample_parameters(params: tuple[UncertainParameter, ...], uniforms: np.ndarr
     hi = np.array([p.hi for p in params])
     out = a + uniforms * (b - a)  # uniform branch
     if normal.any():
-        from scipy.special import ndtr, ndtri  # scipy costs ~0.3 s to import; only sampling needs it
+        from scipy.special import (  # scipy costs ~0.3 s to import; only sampling needs it
+            ndtr,
+            ndtri,
+        )
 
         sd = np.where(b > 0, b, 1.0)
         # A tiny sd (5e-324 is a valid one) makes these overflow to +-inf, where ndtr is exact.

@@ -37,11 +37,11 @@ class ExecutorSpec:
 
     def check(self) -> None:
         """Refuse what cannot work before anything is written: too many processes, a bad address."""
-        from sim.budget import check_workers
+        from sim.jobs.budget import check_workers
 
         check_workers(self.workers, self.dask)
         if self.dask is not None:
-            from sim.cluster import check_dask_address
+            from sim.jobs.cluster import check_dask_address
 
             check_dask_address(self.dask)
 
@@ -79,12 +79,12 @@ def _exit_with_parent(sentinel: int) -> None:
 def open_executor(workers: int | None, dask: str | None) -> Iterator[Executor | None]:
     """An executor for a backend; None means run serially in this process (see ExecutorSpec.open).
 
-    With `dask`, the address is checked first (sim.cluster.check_dask_address: a few seconds at
+    With `dask`, the address is checked first (sim.jobs.cluster.check_dask_address: a few seconds at
     most, one-line UserError), so a caller that opens this before creating its results folder
     leaves nothing behind. An empty `dask` is a bad address, not "no Dask".
     """
     if dask is not None:
-        from sim.cluster import dask_executor
+        from sim.jobs.cluster import dask_executor
 
         with dask_executor(dask, workers) as executor:
             yield executor
@@ -97,7 +97,7 @@ def open_executor(workers: int | None, dask: str | None) -> Iterator[Executor | 
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import forkserver
 
-    from sim.cluster import _sigint_ignored_by_children
+    from sim.jobs.cluster import _sigint_ignored_by_children
 
     # forkserver: no fork of a process that may hold Arrow's threads; preloading keeps start-up cheap.
     ctx = mp.get_context("forkserver")

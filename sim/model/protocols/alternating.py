@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.domain.utility import InteractionTerms, Preferences, utilities
 from sim.domain.strategies import SubgamePerfect
+from sim.domain.utility import InteractionTerms, Preferences, utilities
 from sim.model.protocols import Protocol, ideal_deal
 
 if TYPE_CHECKING:

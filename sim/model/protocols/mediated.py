@@ -8,6 +8,7 @@ from sim.domain.game import Game
 from sim.domain.utility import single_change_utilities
 from sim.model.protocols import Protocol, ideal_deal
 
+
 class Mediated(Protocol):
     """Single negotiating text written by a self-interested, weight-adjusting mediator.
 
