@@ -30,7 +30,7 @@ LAYERS = [
 LIMIT = 420
 OVERSIZED = {"sim/plots.py": 1400, "sim/analysis.py": 870, "sim/report.py": 600, "sim/scenario/load.py": 580,
              "sim/scenario/schema.py": 560, "sim/calibration/observations.py": 520, "sim/results/folder.py": 470,
-             "sim/calibration/command.py": 470, "sim/cli/__init__.py": 450}
+             "sim/cli/__init__.py": 450}
 
 
 def _modules() -> dict[str, Path]:

@@ -255,7 +255,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     """`negsim backtest`: calibrate to a cut-off, forecast and score what followed, log the forecast."""
-    from sim.calibration.command import backtest, backtest_text
+    from sim.calibration.backtest import backtest, backtest_text
 
     result = backtest(_calibration_spec(args), args.cutoff, out=args.out, force=args.force, log=args.log,
                       runs=args.forecast_runs, argv=sys.argv)
