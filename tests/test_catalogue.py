@@ -63,10 +63,7 @@ class FirstOffer(Protocol):
         model.tabled = model.text.copy()
 
     def round(self, model) -> None:
-        for actor in model.actors:
-            actor.concede()
-        utility = model.utilities(model.text[:, None, :])[:, 0, :]
-        model.close_round(model.respond(utility))
+        self.answer(model)
 
 
 @dataclass(frozen=True)

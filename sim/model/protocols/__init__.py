@@ -37,6 +37,18 @@ class Protocol:
         """Move every active run one round forward."""
         raise NotImplementedError
 
+    def answer(self, model) -> tuple[np.ndarray, np.ndarray]:
+        """The shared start of a round on a single text: every actor concedes and answers the text
+        on the table, and the round's endings are applied; returns the text's utilities (R, A)
+        and the answers (R, A)."""
+        model.tabled = model.text.copy()
+        for actor in model.actors:
+            actor.concede()
+        text_utility = model.utilities(model.text[:, None, :])[:, 0, :]
+        accepted = model.respond(text_utility)
+        model.close_round(accepted)
+        return text_utility, accepted
+
 
 def make_protocol(kind: str, game: Game) -> Protocol:
     """Instantiate the protocol a scenario names (imported from the catalogue on first use)."""

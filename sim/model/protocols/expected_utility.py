@@ -321,12 +321,7 @@ class ExpectedUtility(Protocol):
 
     def round(self, model) -> None:
         """Answer the text, close runs, then play one round of the model in the open runs."""
-        model.tabled = model.text.copy()
-        for actor in model.actors:
-            actor.concede()
-        text_utility = model.utilities(model.text[:, None, :])[:, 0, :]
-        accepted = model.respond(text_utility)
-        model.close_round(accepted)
+        self.answer(model)
         runs = np.flatnonzero(model.active)
         if runs.size:
             self.advance(model, runs)

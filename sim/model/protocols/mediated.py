@@ -65,12 +65,7 @@ class Mediated(Protocol):
     def round(self, model) -> None:
         """Concede, respond, close agreements and walk-outs, then rewrite the text."""
         actors = model.actors
-        model.tabled = model.text.copy()
-        for actor in actors:
-            actor.concede()
-        text_utility = model.utilities(model.text[:, None, :])[:, 0, :]
-        accepted = model.respond(text_utility)
-        model.close_round(accepted)
+        text_utility, accepted = self.answer(model)
         runs = np.flatnonzero(model.active)
         if runs.size:
             targets = np.stack([np.maximum(a.aspiration[runs], a.reservation[runs]) for a in actors], axis=1)
