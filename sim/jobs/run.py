@@ -18,12 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.errors import Problem, UserError
-from sim.jobs.budget import (
-    check_estimate,
-    check_workers,
-    chunk_cap,
-    estimate,
-)
+from sim.jobs.budget import check_estimate, chunk_cap, estimate
 from sim.jobs.executors import LOCAL, ExecutorSpec
 from sim.jobs.plan import Plan, plan_job
 from sim.jobs.spec import JobSpec
@@ -61,7 +56,7 @@ def run_job(spec: JobSpec, out: str | Path | None = None, argv: list[str] | None
     """Plan and validate a job, check it fits the machine, create its results folder, run it and merge."""
     from sim.jobs import auto_chunk_size, base_manifest, default_out
 
-    check_workers(executor.workers, executor.dask)
+    executor.check()  # too many processes or a bad Dask address: refused before the plan is built
     workers_eff = executor.effective_workers
     plan = plan_job(spec)
     game = plan.games[0]
