@@ -64,7 +64,7 @@ setup() {
   fi
   export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PIP_PROGRESS_BAR=off
   quietly .venv/bin/python -m pip install --upgrade pip
-  quietly .venv/bin/python -m pip install -e ".[test,progress,dask,calibrate]"
+  quietly .venv/bin/python -m pip install -e ".[test,progress,dask,calibrate,fast,explore,discover]"
   mv -f "$log" .venv/setup.log
   echo "$want" > "$stamp"
   echo "dev.sh: .venv ready in $((SECONDS - start)) s (pip's output: .venv/setup.log)" >&2
