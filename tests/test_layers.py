@@ -1,8 +1,8 @@
 """The package's shape: no import circle, no import upwards across the layers, small modules.
 
 Layers, lowest first: base (errors, catalogue, stopping) < scenario < domain < analysis, model
-< simulate, trace < results < jobs, rerun, sensitivity, drivers < calibration < plots, reports
-< cli. A module may import from its own layer and below, at module level or inside a function.
+< simulate, trace < results < jobs, rerun, sensitivity, drivers, insight < calibration < plots, reports,
+explore < cli. A module may import from its own layer and below, at module level or inside a function.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ LAYERS = [
     ("sim.analysis", "sim.model"),
     ("sim.simulate", "sim.trace"),
     ("sim.results",),
-    ("sim.jobs", "sim.rerun", "sim.sensitivity", "sim.drivers"),
+    ("sim.jobs", "sim.rerun", "sim.sensitivity", "sim.drivers", "sim.insight"),
     ("sim.calibration",),
-    ("sim.plots", "sim.report_text", "sim.report"),
+    ("sim.plots", "sim.report_text", "sim.report", "sim.explore"),
     ("sim.cli", "sim.__main__"),
 ]
 

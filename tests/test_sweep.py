@@ -312,6 +312,16 @@ def test_missing_dask_is_a_clear_error(monkeypatch):
             pass
 
 
+def test_local_dask_workers_keep_glibc_memory_defaults(monkeypatch):
+    """Dask's MALLOC_TRIM_THRESHOLD_=65536 halves the model's speed; local workers must not get it."""
+    pytest.importorskip("distributed")
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    with sim.jobs.cluster.dask_executor("local", 1) as executor:
+        seen = executor.submit(sim.jobs.cluster._worker_malloc_trim).result()
+    assert seen is None
+    assert "MALLOC_TRIM_THRESHOLD_" not in os.environ  # nor is this process's environment changed
+
+
 def test_merge_is_sorted_and_refuses_overlapping_chunks(tmp_path):
     folder = ResultsFolder.create(tmp_path / "m")
 
