@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 import time
 from functools import lru_cache
 from math import sqrt
@@ -24,7 +26,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim import analysis
-from sim.analysis import TOL, analysis_json, analysis_text, analyze, issue_groups, nondominated
+from sim.analysis import (
+    TOL,
+    analysis_json,
+    analysis_text,
+    analyze,
+    frontier,
+    issue_groups,
+    nondominated,
+)
+from sim.analysis.frontier import Thinning, group_frontier
+from sim.analysis.tables import Setup
+from sim.analysis.zopa import dormant
 from sim.domain.game import compile_scenario
 from sim.domain.space import DealSpace
 from sim.domain.territory import Territory
@@ -212,7 +225,7 @@ def test_exact_analysis_equals_brute_force(seed, n_options, n_actors, n_terms, n
                        n_red_lines=seed % 4)
     # `split` forces groups linked by interactions to be solved by fixing their condition
     # issues instead of by listing them, so both exact paths are checked.
-    with mock.patch.object(analysis, "_SPLIT_ABOVE", 0 if split else analysis._SPLIT_ABOVE):
+    with mock.patch.object(frontier, "_SPLIT_ABOVE", 0 if split else frontier._SPLIT_ABOVE):
         result = analyze(game)
     assert result["exact"] and result["max_error"] == 0
     check_against_brute_force(game, result)
@@ -228,7 +241,7 @@ def test_ties_are_counted(seed, reservation, split):
     game = dataclasses.replace(game, base_values=np.round(game.base_values * 2) / 2,
                                base_weights=np.ones_like(game.base_weights),
                                base_deltas=np.round(game.base_deltas * 4) / 4)
-    with mock.patch.object(analysis, "_SPLIT_ABOVE", 0 if split else analysis._SPLIT_ABOVE):
+    with mock.patch.object(frontier, "_SPLIT_ABOVE", 0 if split else frontier._SPLIT_ABOVE):
         result = analyze(game)
     check_against_brute_force(game, result)
 
@@ -262,12 +275,12 @@ def test_alaska_interaction_group_split_equals_listing(with_flags):
     # The Alaska group of five regions + guarantees + foreign troops (37,500 combinations) is
     # solved by fixing guarantees and troops; listing every combination must give the same set.
     game = load(ALASKA)
-    st_ = analysis._setup(game, game.central_preferences(), 0)
+    st_ = Setup.of(game, game.central_preferences(), 0)
     big = max(issue_groups(game), key=len)
-    thinning = analysis._Thinning(10**9, [])
-    split = analysis._group_frontier(game, st_, big, thinning, with_flags)
-    with mock.patch.object(analysis, "_SPLIT_ABOVE", 10**9):
-        listed = analysis._group_frontier(game, st_, big, thinning, with_flags)
+    thinning = Thinning(10**9, [])
+    split = group_frontier(game, st_, big, thinning, with_flags)
+    with mock.patch.object(frontier, "_SPLIT_ABOVE", 10**9):
+        listed = group_frontier(game, st_, big, thinning, with_flags)
     assert len(split.crit) < 37_500
     assert np.array_equal(distinct(split.crit), distinct(listed.crit))
     assert split.count.sum() == listed.count.sum()
@@ -377,9 +390,9 @@ def test_alaska_analysis_is_consistent(alaska):
         u = game.utilities(prefs, point["deal_index"][None])[0, 0]
         np.testing.assert_allclose(u, point["utilities"], atol=1e-9)
         assert np.all(u[game.signatories] >= r[game.signatories] - TOL)
-        dormant = analysis._dormant_of_deals(analysis._setup(game, prefs, 0), point["deal_index"][None])[0]
+        flags = dormant(game, Setup.of(game, prefs, 0), point["deal_index"][None])[0]
         for c, a in enumerate(result["consent_actors"]):
-            assert dormant[c] or u[game.actor_index(a)] >= r[game.actor_index(a)] - TOL
+            assert flags[c] or u[game.actor_index(a)] >= r[game.actor_index(a)] - TOL
     # The frontier is over signable deals: none crosses a needed party's red line.
     assert not game.crosses_red_line(result["frontier_deals"])[:, game.parties].any()
     # No sampled signable deal dominates a frontier point, and every one is covered by one.
@@ -435,6 +448,39 @@ def test_command_prints_json_and_text(capsys):
     assert out["nash"]["deal"] == {"split": "share_040"}
     assert analysis.command(parser.parse_args([str(EXAMPLES / "nash_pie.yaml")])) == 0
     assert "share_040" in capsys.readouterr().out
+
+
+def test_importing_the_package_leaves_numpy_unloaded():
+    # The CLI imports sim.analysis to build its parser; `negsim --help` should not load numpy.
+    code = "import sys, sim.analysis; sim.analysis.add_arguments; print('numpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_who_must_agree_is_every_signatory_and_consent_on_departure(seed):
+    game = random_game(seed, [2, 3, 4, 3], n_actors=4, n_signatories=1 + seed % 3, n_consent=4, n_red_lines=8)
+    deals = game.space.enumerate()
+
+    def need_of(issues: list[int]) -> np.ndarray:
+        need = np.zeros((len(deals), game.n_actors), dtype=bool)
+        need[:, game.signatories] = True
+        for i in issues:
+            for a in game.consent[i]:
+                need[:, a] |= deals[:, i] != game.space.defaults[i]
+        return need
+
+    need = need_of(list(range(game.space.n_issues)))
+    assert np.array_equal(game.must_agree(deals), need)
+    assert np.array_equal(game.must_agree(deals[:, [1, 3]], [1, 3]), need_of([1, 3]))
+    assert np.array_equal(game.parties, need.any(axis=0))
+    # An option is ruled out exactly when some deal containing it needs the yes of an actor
+    # that has it as a red line.
+    forbidden = game.forbidden_options()
+    flat = deals + game.space.offsets
+    for o in range(game.space.n_flat):
+        containing = (flat == o).any(axis=1)
+        assert forbidden[o] == (need[containing] & game.red_lines[:, o]).any(), o
 
 
 # ---------------------------------------------------------------------------------------------

@@ -167,7 +167,7 @@ def test_the_check_itself_is_quick_and_accepts_a_real_scheduler_only():
     worker is refused with a hint, and a refused port fails well inside the timeout."""
     import distributed
 
-    from sim.jobs.cluster import check_dask_address
+    from sim.jobs.dask_address import check_dask_address
 
     check_dask_address("local")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp",

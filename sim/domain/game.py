@@ -60,35 +60,42 @@ class Game:
     horizon: str = ""  # ISO date the talks are followed to ("" for a game without a calendar)
     round_days: float = 14.0
 
+    def must_agree(self, deals: np.ndarray, issues: list[int] | None = None) -> np.ndarray:
+        """(..., A) whose yes each deal (..., I) needs: the one definition of who must agree.
+
+        Every signatory's, whatever the deal says; and that of every actor in an issue's `consent`
+        list when the deal departs from the issue's default (the status quo): lifting sanctions
+        needs the sanctioning powers, keeping them does not. With `issues`, deals are partial:
+        options of those issues only.
+        """
+        deals = np.asarray(deals)
+        need = np.zeros(deals.shape[:-1] + (self.n_actors,), dtype=bool)
+        need[..., self.signatories] = True
+        for j, i in enumerate(range(self.space.n_issues) if issues is None else issues):
+            if self.consent[i]:
+                departs = deals[..., j] != self.space.defaults[i]
+                need[..., list(self.consent[i])] |= departs[..., None]
+        return need
+
+    def yes_needed(self) -> np.ndarray:
+        """(O, A) whose yes a deal needs because it contains each option (must_agree, one option at a time)."""
+        return np.concatenate([self.must_agree(np.arange(n)[:, None], [i])
+                               for i, n in enumerate(self.space.n_options.tolist())])
+
     @property
     def parties(self) -> np.ndarray:
-        """(A,) actors whose yes a deal can need: the signatories and anyone with a consent right."""
-        mask = np.zeros(self.n_actors, dtype=bool)
-        mask[self.signatories] = True
-        for who in self.consent:
-            mask[list(who)] = True
-        return mask
+        """(A,) actors whose yes some deal needs: the signatories and anyone with a consent right."""
+        return self.yes_needed().any(axis=0)
 
     def forbidden_options(self) -> np.ndarray:
         """(O,) options some party has declared a red line: no deal that can be signed contains them.
 
-        A consent party's red line binds only on issues where its consent counts; a signatory's
-        binds everywhere.
+        A red line binds on the options where its actor's yes is needed (yes_needed): everywhere
+        for a signatory, a consent party's only on departures from the defaults of its issues.
         """
-        out = np.zeros(self.space.n_flat, dtype=bool)
         if self.red_lines is None:
-            return out
-        sig = np.zeros(self.n_actors, dtype=bool)
-        sig[self.signatories] = True
-        out |= self.red_lines[sig].any(axis=0)
-        for i, who in enumerate(self.consent):
-            start, n = self.space.offsets[i], self.space.n_options[i]
-            for a in who:
-                # Departing from the default needs the consent; keeping the default never does.
-                lines = self.red_lines[a, start:start + n].copy()
-                lines[self.space.defaults[i]] = False
-                out[start:start + n] |= lines
-        return out
+            return np.zeros(self.space.n_flat, dtype=bool)
+        return (self.red_lines.T & self.yes_needed()).any(axis=1)
 
     def crosses_red_line(self, deals: np.ndarray, actor: int | None = None) -> np.ndarray:
         """(..., A) whether each deal (..., I) contains an option the actor will never sign;

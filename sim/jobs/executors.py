@@ -41,7 +41,7 @@ class ExecutorSpec:
 
         check_workers(self.workers, self.dask)
         if self.dask is not None:
-            from sim.jobs.cluster import check_dask_address
+            from sim.jobs.dask_address import check_dask_address
 
             check_dask_address(self.dask)
 
@@ -79,7 +79,7 @@ def _exit_with_parent(sentinel: int) -> None:
 def open_executor(workers: int | None, dask: str | None) -> Iterator[Executor | None]:
     """An executor for a backend; None means run serially in this process (see ExecutorSpec.open).
 
-    With `dask`, the address is checked first (sim.jobs.cluster.check_dask_address: a few seconds at
+    With `dask`, the address is checked first (sim.jobs.dask_address.check_dask_address: a few seconds at
     most, one-line UserError), so a caller that opens this before creating its results folder
     leaves nothing behind. An empty `dask` is a bad address, not "no Dask".
     """
