@@ -28,7 +28,7 @@ LAYERS = [
 #: Modules still over the size limit, with their size when this test was written: none may grow,
 #: and no other module may pass the limit. Splitting them is the rest of issue 15.
 LIMIT = 420
-OVERSIZED = {"sim/plots.py": 1400, "sim/report.py": 600, "sim/scenario/load.py": 580,
+OVERSIZED = {"sim/scenario/load.py": 580,
              "sim/scenario/schema.py": 560, "sim/calibration/observations.py": 520, "sim/results/folder.py": 470,
              "sim/cli/__init__.py": 450}
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import matplotlib.colors as mcolors
 import numpy as np
@@ -10,16 +12,34 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from matplotlib.figure import Figure
 
 from sim import plots
 from sim.errors import UserError
+from sim.plots import driver
+from sim.plots.load import FolderData, read_folder
+from sim.plots.registry import FIGURES, NEEDS, FigureEntry
 
 try:
-    from tests.resultsfactory import (ACTORS, MAX_ROUNDS, analysis_data, make_results, sensitivity_data,
-                                      write_analysis, write_sensitivity)
+    from tests.resultsfactory import (
+        ACTORS,
+        MAX_ROUNDS,
+        analysis_data,
+        make_results,
+        sensitivity_data,
+        write_analysis,
+        write_sensitivity,
+    )
 except ImportError:  # tests/ on sys.path rather than the project root
-    from resultsfactory import (ACTORS, MAX_ROUNDS, analysis_data, make_results, sensitivity_data,
-                                write_analysis, write_sensitivity)
+    from resultsfactory import (
+        ACTORS,
+        MAX_ROUNDS,
+        analysis_data,
+        make_results,
+        sensitivity_data,
+        write_analysis,
+        write_sensitivity,
+    )
 
 
 @pytest.fixture
@@ -260,7 +280,8 @@ def test_plot_results_writes_the_expected_files(results, fmt):
     keep.parent.mkdir()
     keep.write_text("mine", encoding="utf-8")
     paths = plots.plot_results(results, fmt=fmt)
-    names = ["outcomes", "utilities", "regions", "time_to_agreement", "trajectory"]
+    names = _figures_without("sweep points", "sensitivity", "analysis frontier")
+    assert names == ["outcomes", "utilities", "regions", "time_to_agreement", "trajectory"]
     assert paths == [results / "figures" / f"{n}.{fmt}" for n in names]
     for path in paths:
         assert path.stat().st_size > 1000
@@ -269,16 +290,21 @@ def test_plot_results_writes_the_expected_files(results, fmt):
     assert head.startswith(b"\x89PNG") if fmt == "png" else b"<svg" in paths[0].read_bytes()[:2000]
 
 
+def _figures_without(*needs: str) -> list[str]:
+    """The registry's figures that need none of `needs`, in registry order."""
+    return [name for name, entry in FIGURES.items() if not set(entry.needs) & set(needs)]
+
+
 def _quick_save(monkeypatch):
     """Draw every figure but skip rendering the image file (other tests render them)."""
     drawn = []
 
     def save(fig, path, fmt, dpi=plots.DPI):
-        assert isinstance(fig, plots.Figure)
+        assert isinstance(fig, Figure)
         drawn.append(path.stem)
         path.write_bytes(b"figure")
 
-    monkeypatch.setattr(plots, "save_figure", save)
+    monkeypatch.setattr(driver, "save_figure", save)
     return drawn
 
 
@@ -299,7 +325,8 @@ def test_plot_results_with_zero_agreements_and_empty_rounds(tmp_path):
 def test_plot_results_with_no_runs_at_all(tmp_path):
     folder = make_results(tmp_path, n_runs=0)
     paths = plots.plot_results(folder)
-    assert [p.stem for p in paths] == ["outcomes", "utilities", "regions", "time_to_agreement"]
+    assert [p.stem for p in paths] == _figures_without("sweep points", "sensitivity", "analysis frontier",
+                                                       "rounds table")
 
 
 def test_every_figure_has_titles_and_labels_and_slide_size(loaded):
@@ -354,13 +381,26 @@ def test_sweep_of_one_parameter_pools_points_and_bands_are_wilson_intervals(tmp_
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.integers(0, 500), st.integers(0, 500))
-def test_wilson_band_is_the_wilson_interval(k, extra):
+@given(st.lists(st.tuples(st.integers(0, 500), st.integers(0, 500)), min_size=1, max_size=6))
+def test_wilson_interval_of_arrays_is_the_interval_of_each_count(pairs):
     from sim.results import wilson_interval
 
-    n = k + extra
-    low, high = plots.wilson_band([k], [n])
-    assert (low[0], high[0]) == pytest.approx(wilson_interval(k, n))
+    ks = [k for k, _ in pairs]
+    ns = [k + extra for k, extra in pairs]
+    low, high = wilson_interval(np.array(ks), np.array(ns))
+    for i, (k, n) in enumerate(zip(ks, ns)):
+        one = wilson_interval(k, n)
+        assert isinstance(one[0], float) and (low[i], high[i]) == one
+        share = k / n if n else 0.0
+        assert 0.0 <= one[0] <= share + 1e-12 and share - 1e-12 <= one[1] <= 1.0  # contains the share
+
+
+def test_wilson_interval_known_values():
+    from sim.results import wilson_interval
+
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    assert wilson_interval(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)  # Wilson (1927), z = 1.96
+    assert wilson_interval(0, 20) == pytest.approx((0.0, 0.1611), abs=1e-4)
 
 
 def test_sweep_of_two_parameters_is_a_heatmap_of_agreement_rates(tmp_path):
@@ -544,7 +584,7 @@ def test_trajectory_without_agreements_shows_run_zero(tmp_path):
 # ------------------------------------------------------------------------------ driver, new figures
 
 
-def test_plot_results_draws_all_eight_figures_of_a_full_folder(tmp_path, monkeypatch):
+def test_plot_results_draws_every_registered_figure_of_a_full_folder(tmp_path, monkeypatch):
     folder = make_results(tmp_path, n_runs=60, sweep={BETA_RES: [0.3, 0.5]})
     write_sensitivity(folder)
     write_analysis(folder)
@@ -608,8 +648,68 @@ def test_plot_results_takes_a_sensitivity_file_beside_or_alone(tmp_path, monkeyp
     elsewhere = tmp_path / "sobol.json"
     elsewhere.write_text(json.dumps(sensitivity_data()), encoding="utf-8")
     paths = plots.plot_results(folder, sensitivity=elsewhere)
-    assert [p.stem for p in paths] == ["outcomes", "utilities", "regions", "time_to_agreement", "sensitivity"]
+    assert [p.stem for p in paths] == _figures_without("sweep points", "analysis frontier", "rounds table")
+    assert paths[-1].stem == "sensitivity"
     alone = plots.plot_results(elsewhere)
     assert alone == [tmp_path / "figures" / "sensitivity.png"] and drawn[-1] == "sensitivity"
     with pytest.raises(UserError, match="--sensitivity"):
         plots.plot_results(folder, sensitivity=tmp_path / "missing.json")
+
+
+# ------------------------------------------------------------------------------ the registry
+
+
+def test_every_registered_figure_has_a_caption_needs_and_a_file_stem():
+    assert list(FIGURES) == [entry.name for entry in FIGURES.values()]
+    for name, entry in FIGURES.items():
+        assert name.isidentifier() and name == name.lower()
+        assert entry.caption.endswith(".") and len(entry.caption) > 30, name
+        assert entry.needs and set(entry.needs) <= set(NEEDS), name
+    used = {need for entry in FIGURES.values() for need in entry.needs}
+    assert used == set(NEEDS), "a need no figure uses"
+
+
+def test_each_need_is_met_by_a_full_folder_and_by_nothing_in_an_empty_one(tmp_path):
+    folder = make_results(tmp_path, n_runs=60, sweep={BETA_RES: [0.3, 0.5]})
+    write_sensitivity(folder)
+    write_analysis(folder)
+    full = read_folder(folder)
+    empty = FolderData({}, pd.DataFrame())
+    for name, need in NEEDS.items():
+        assert need.present(full), name
+        assert not need.present(empty), name
+    assert [name for name, _ in driver.plans_for(full)] == list(FIGURES)
+    assert driver.plans_for(empty) == []
+
+
+def test_a_new_figure_is_one_registry_entry(tmp_path, monkeypatch):
+    """Added to FIGURES alone, a figure is planned, written by plot_results and shown in the report."""
+    from sim import report
+    from sim.plots.style import new_figure
+
+    def draw(data):
+        fig, (ax,) = new_figure(1)
+        ax.plot([0, 1], [0, len(data.runs)], gid="extra_line")
+        return fig
+
+    caption = "A figure added by a test: the number of runs, as a line."
+    monkeypatch.setitem(FIGURES, "extra", FigureEntry("extra", caption, ("outcome column",), draw))
+    drawn = _quick_save(monkeypatch)
+    folder = make_results(tmp_path, n_runs=10, with_rounds=False)
+    assert [p.stem for p in plots.plot_results(folder)][-1] == "extra" == drawn[-1]
+    text = report.build_report(folder)
+    assert '<figure id="fig-extra">' in text and f"<figcaption>{caption}</figcaption>" in text
+
+
+def test_importing_the_registry_imports_neither_matplotlib_nor_pandas():
+    code = ("import sys, sim.plots.registry, sim.report; "
+            "print(sorted(m for m in ('matplotlib', 'pandas', 'numpy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_every_name_sim_plots_exports_resolves():
+    for name in plots.__all__:
+        assert getattr(plots, name) is not None, name
+    with pytest.raises(AttributeError):
+        plots.no_such_figure  # noqa: B018

@@ -67,7 +67,9 @@ def full(tmp_path_factory):
 @pytest.fixture
 def no_figures(monkeypatch):
     """Reports without drawing: for tests about the text around the figures."""
-    monkeypatch.setattr(plots, "figure_plans", lambda *a, **k: [])
+    from sim.plots import driver
+
+    monkeypatch.setattr(driver, "plans_for", lambda data: [])
 
 
 class _Collect(HTMLParser):
@@ -119,14 +121,17 @@ def test_report_states_the_key_numbers(full):
 def test_report_embeds_every_figure_as_a_png_data_uri(full):
     folder, _, text = full
     images = [attrs for tag, attrs in _tags(text) if tag == "img"]
-    assert len(images) == len(plots.FIGURES) == 8
+    assert len(images) == len(plots.FIGURES)
     for attrs in images:
         src = attrs["src"]
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1]).startswith(b"\x89PNG\r\n\x1a\n")
         assert attrs.get("alt")
     ids = [attrs["id"] for tag, attrs in _tags(text) if tag == "figure"]
-    assert ids == [f"fig-{stem}" for stem in plots.FIGURES]
+    assert ids == [f"fig-{stem}" for stem in plots.FIGURES]  # the registry's figures, in its order
+    captions = re.findall(r"<figcaption>(.*?)</figcaption>", text)
+    assert captions == [html.escape(entry.caption, quote=True) for entry in plots.FIGURES.values()]
+    assert [attrs["alt"] for attrs in images] == [entry.caption for entry in plots.FIGURES.values()]
 
 
 def test_report_loads_nothing_from_outside_and_links_only_sources(full):
@@ -199,6 +204,8 @@ def test_report_command_line(tmp_path, no_figures, capsys):
         report.write_report(folder, out=tmp_path)
     with pytest.raises(UserError, match="does not exist"):
         report.write_report(tmp_path / "nowhere")
+    with pytest.raises(UserError, match="is a file"):
+        report.write_report(folder / "manifest.json")
 
 
 # ------------------------------------------------------------------------------ rendering

@@ -12,6 +12,7 @@ import sys
 
 from sim import __version__, analysis, catalogue, report
 from sim.errors import UserError
+from sim.plots.registry import FORMATS, figures_help
 
 
 def _whole_number(minimum: int, what: str):
@@ -138,9 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     analysis.add_arguments(p)
     p.set_defaults(handler=analysis.command)
 
-    p = sub.add_parser("plot", help="draw the figures a results folder supports")
+    p = sub.add_parser("plot", help="draw the figures a results folder supports",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, description=figures_help())
     p.add_argument("results", help="a results folder (run or sweep), or a sensitivity JSON file")
-    p.add_argument("--format", choices=("png", "svg", "pdf"), default="png")
+    p.add_argument("--format", choices=FORMATS, default="png")
     p.add_argument("--out", type=_path_text, help="folder for the figures (default RESULTS/figures)")
     p.add_argument("--run", type=_seed, metavar="RUN_ID",
                    help="run whose trajectory to draw (default: first agreement, else run 0)")

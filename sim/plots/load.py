@@ -1,0 +1,162 @@
+"""Reading a results folder for the figures and the report: the one reader of its files.
+
+`read_folder` gathers everything a folder (or a sensitivity JSON file on its own) holds into a
+`FolderData`; the `load_*` functions read one piece each, and the manifest helpers say which
+actors and regions it names. Every problem is a one-line `UserError`. pandas is imported when a
+table is read, so the figure registry (which imports this module) stays cheap to import.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sim.errors import UserError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass(frozen=True, eq=False)
+class FolderData:
+    """Everything a results folder holds for its figures; absent pieces are None (runs: an empty table)."""
+
+    manifest: dict
+    runs: pd.DataFrame
+    rounds: pd.DataFrame | None = None
+    points: pd.DataFrame | None = None
+    sensitivity: dict | None = None
+    analysis: dict | None = None
+    run: int | None = None  # the run whose trajectory to draw (None: the first that agreed)
+    source: Path | None = None  # the folder (or sensitivity file) it was read from
+
+
+def read_folder(results_dir: str | Path, sensitivity: str | Path | None = None,
+                run: int | None = None) -> FolderData:
+    """Read a results folder, or a sensitivity JSON file by itself, into one `FolderData`.
+
+    sensitivity: a `sensitivity.json` kept elsewhere than in the folder. A folder holding a
+    sensitivity or analysis but no runs of its own is read with an empty runs table.
+    """
+    import pandas as pd
+
+    root = Path(results_dir)
+    if root.is_file() and root.suffix == ".json":
+        alone = load_sensitivity(root)
+        if run is not None:
+            raise UserError(f"--run: {root} is a sensitivity file; it has no runs")
+        return FolderData({"scenario": {"name": alone.get("scenario") or ""}}, pd.DataFrame(), sensitivity=alone,
+                          source=root)
+    if sensitivity is not None:
+        given = Path(sensitivity)
+        if not given.exists():
+            raise UserError(f"--sensitivity: {given} does not exist")
+        sens = load_sensitivity(given)
+    else:
+        sens = load_sensitivity(root) if root.is_dir() else None
+    analysis = load_analysis(root) if root.is_dir() else None
+    if not (root / "runs.parquet").is_file() and (sens or analysis) and (root / "manifest.json").is_file():
+        manifest, runs, rounds = _read_json(root / "manifest.json"), pd.DataFrame(), None
+    else:
+        manifest, runs, rounds = load_results(root)
+    return FolderData(manifest, runs, rounds, load_points(root), sens, analysis, run, root)
+
+
+def load_results(results_dir: str | Path) -> tuple[dict, pd.DataFrame, pd.DataFrame | None]:
+    """Read manifest, runs and (if present) rounds from a results folder."""
+    root = Path(results_dir)
+    if not root.is_dir():
+        raise UserError(f"results folder {root} does not exist (expected the folder written by `negsim run`)")
+    manifest_path = root / "manifest.json"
+    runs_path = root / "runs.parquet"
+    if not manifest_path.is_file():
+        raise UserError(f"{manifest_path}: missing; is {root} a results folder written by `negsim run`?")
+    if not runs_path.is_file():
+        raise UserError(f"{runs_path}: missing; the run may have failed before writing any results")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{manifest_path}: not readable JSON ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise UserError(f"{manifest_path}: expected a JSON object at the top level")
+    runs = _read_parquet(runs_path)
+    rounds_path = root / "rounds.parquet"
+    rounds = _read_parquet(rounds_path) if rounds_path.is_file() else None
+    return manifest, runs, rounds
+
+
+def load_points(results_dir: str | Path) -> pd.DataFrame | None:
+    """The sweep's parameter points (`points.parquet`: `point` + one column per swept path), if any."""
+    path = Path(results_dir) / "points.parquet"
+    if not path.is_file():
+        return None
+    points = _read_parquet(path)
+    if "point" not in points.columns:
+        raise UserError(f"{path}: no `point` column (expected one row per parameter point)")
+    return points
+
+
+def load_sensitivity(path: str | Path) -> dict | None:
+    """Sobol indices from `sensitivity.json` (a file, or a folder holding one); None if absent."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "sensitivity.json"
+    if not path.is_file():
+        return None
+    data = _read_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("outputs"), dict):
+        raise UserError(f"{path}: expected a JSON object with `outputs` (Sobol indices per output)")
+    return data
+
+
+def load_analysis(results_dir: str | Path) -> dict | None:
+    """The deal-space analysis (`analysis.json`) of a results folder, if it holds one."""
+    path = Path(results_dir) / "analysis.json"
+    if not path.is_file():
+        return None
+    data = _read_json(path)
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a JSON object")
+    return data
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several unrelated types for a damaged file
+        raise UserError(f"{path}: not a readable parquet file ({type(exc).__name__}: {exc})") from None
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path}: not readable JSON ({exc})") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# What the manifest names
+
+
+def actor_ids(manifest: Mapping[str, Any], runs: pd.DataFrame | None = None) -> list[str]:
+    """The actors in manifest order; without a list there, those of the runs' `utility_` columns."""
+    listed = [a["id"] for a in manifest.get("actors", []) if "id" in a]
+    if listed or runs is None:
+        return listed
+    # A manifest without actors (older or hand-made) still has them in the column names.
+    return [c.removeprefix("utility_") for c in runs.columns if c.startswith("utility_")]
+
+
+def actor_names(manifest: Mapping[str, Any]) -> dict[str, str]:
+    """Actor id -> display name, as the manifest lists them."""
+    return {a["id"]: a.get("name") or a["id"] for a in manifest.get("actors", []) if "id" in a}
+
+
+def territories(manifest: Mapping[str, Any]) -> list[dict]:
+    """The manifest's territorial issues (regions), in its order."""
+    return [i for i in manifest.get("issues", []) if i.get("kind") == "territory" and "id" in i]

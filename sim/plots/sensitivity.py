@@ -1,0 +1,147 @@
+"""Sobol sensitivity indices: which uncertain numbers the outputs depend on, and which estimates are noise."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from sim.plots.load import actor_ids, actor_names
+from sim.plots.style import (
+    LABEL_SIZE,
+    NOTE_COLOUR,
+    OUTCOME_COLOUR,
+    empty_note,
+    humanise,
+    new_grid,
+    parameter_label,
+    suptitle,
+    wrap,
+)
+
+
+def output_title(key: str, manifest: Mapping[str, Any]) -> str:
+    """A sensitivity output in words: `agreement_rate` -> `Agreement rate`, `utility_beta` -> `Utility of Beta`."""
+    if key == "agreement_rate":
+        return "Agreement rate"
+    if key.startswith("utility_"):
+        aid = key.removeprefix("utility_")
+        return f"Utility of {actor_names(manifest).get(aid, aid)}"
+    return humanise(key).capitalize()
+
+
+def sensitivity_outputs(manifest: Mapping[str, Any], sensitivity: Mapping[str, Any]) -> list[str]:
+    """Output keys in display order: agreement rate, utilities in actor order, then the rest."""
+    outputs = list((sensitivity.get("outputs") or {}).keys())
+    actors = [f"utility_{a}" for a in actor_ids(manifest)]
+    first = [k for k in ["agreement_rate", *actors] if k in outputs]
+    return first + sorted(k for k in outputs if k not in first)
+
+
+def sobol_value(value: Any) -> float:
+    """A JSON number as a float; None (a non-finite estimate) and non-numbers as NaN."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def noisy_indices(sensitivity: Mapping[str, Any], tol: float = 0.05) -> list[tuple[str, str, str, float]]:
+    """(output, parameter, what, value) for every estimate that cannot be true: negative, above 1, or first > total."""
+    out = []
+    for key, idx in (sensitivity.get("outputs") or {}).items():
+        first = idx.get("first_order") or {}
+        total = idx.get("total") or {}
+        for kind, values in (("first_order", first), ("total", total)):
+            out += [(key, p, kind, sobol_value(v)) for p, v in values.items() if sobol_value(v) < 0]
+        out += [(key, p, "first>total", sobol_value(first[p])) for p in first
+                if p in total and sobol_value(first[p]) > sobol_value(total[p]) + tol]
+        for kind, values in (("first_order", first), ("total", total)):
+            out += [(key, p, f"{kind}>1", sobol_value(v)) for p, v in values.items() if sobol_value(v) > 1 + tol]
+    return out
+
+
+def sensitivity_figure(manifest: Mapping[str, Any], sensitivity: Mapping[str, Any]) -> Figure:
+    """Sobol first-order and total indices per parameter (grouped bars), one panel per output."""
+    outputs = sensitivity_outputs(manifest, sensitivity)
+    data = sensitivity.get("outputs") or {}
+    params = [str(p) for p in sensitivity.get("parameters") or []]
+    for key in outputs:
+        for kind in ("first_order", "total"):
+            params += [p for p in (data[key].get(kind) or {}) if p not in params]
+
+    n_out = max(1, len(outputs))
+    ncols = n_out if n_out <= 3 else (2 if n_out == 4 else 3)
+    nrows = -(-n_out // ncols)
+    fig, axes = new_grid(nrows, ncols, sharex=True, sharey=True)
+    if not outputs or not params:
+        axes[0].set_gid("sensitivity")
+        empty_note(axes[0], "no Sobol indices to show")
+        for ax in axes[1:]:
+            ax.set_visible(False)
+        suptitle(fig, "Sensitivity: Sobol indices", manifest)
+        return fig
+
+    y = np.arange(len(params))
+    h = 0.38
+    lowest, highest = 0.0, 1.0
+    noisy = noisy_indices(sensitivity)
+    annotate = len(params) <= 6 and n_out <= 6
+    for ax, key in zip(axes, outputs):
+        ax.set_gid(f"sensitivity:{key}")
+        for kind, shift, colour, label in (("first_order", -h / 2, OUTCOME_COLOUR, "first-order index (alone)"),
+                                           ("total", h / 2, "#B3B3B3", "total index (with interactions)")):
+            values = data[key].get(kind) or {}
+            x = np.array([sobol_value(values.get(p)) for p in params])
+            conf = data[key].get(f"{kind}_conf") or {}
+            err = np.array([sobol_value(conf.get(p)) for p in params]) if conf else None
+            ax.barh(y + shift, np.nan_to_num(x), height=h, color=colour, label=label, gid=kind,
+                    xerr=err, error_kw={"elinewidth": 0.9, "ecolor": "#333333", "capsize": 2})
+            finite = x[np.isfinite(x)]
+            if finite.size:
+                lowest, highest = min(lowest, float(finite.min())), max(highest, float(finite.max()))
+            if annotate:
+                for yy, v in zip(y + shift, x):
+                    if np.isfinite(v):
+                        ax.text(max(v, 0) + 0.015, yy, f"{v:.2f}", va="center", ha="left",
+                                fontsize=LABEL_SIZE - 3, color=NOTE_COLOUR)
+        if not any(np.isfinite(sobol_value(v)) for kind in ("first_order", "total")
+                   for v in (data[key].get(kind) or {}).values()):
+            # scipy gives NaN when the output never varies: there is no variance to apportion.
+            ax.text(0.5, 0.5, "constant over the sample:\nno variance to apportion", transform=ax.transAxes,
+                    ha="center", va="center", fontsize=LABEL_SIZE - 1, color=NOTE_COLOUR, gid="constant")
+        ax.axvline(0, color="#333333", linewidth=0.8)
+        ax.set_title(output_title(key, manifest), fontsize=LABEL_SIZE + 1)
+        ax.grid(axis="x", color="#E5E5E5", linewidth=0.8)
+        ax.set_axisbelow(True)
+    ax0 = axes[0]
+    ax0.set_yticks(y, [wrap(parameter_label(p, manifest), 26) for p in params],
+                   fontsize=LABEL_SIZE - (2 if len(params) > 5 else 1))
+    ax0.invert_yaxis()
+    ax0.set_xlim(min(0.0, lowest) - 0.05, max(1.0, highest) + (0.12 if annotate else 0.05))
+    for ax in axes[len(outputs):]:
+        ax.set_visible(False)
+    for i, ax in enumerate(axes[:len(outputs)]):
+        if i >= len(outputs) - ncols:  # the lowest visible panel of each column
+            ax.set_xlabel("Sobol index (share of output variance)", fontsize=LABEL_SIZE - 1)
+            ax.xaxis.set_tick_params(labelbottom=True)
+    handles, labels = ax0.get_legend_handles_labels()
+    note = ""
+    if noisy:
+        what = {"first_order": "first-order", "total": "total", "first>total": "first-order above total",
+                "first_order>1": "first-order above 1", "total>1": "total above 1"}
+        cases = "; ".join(f"{output_title(o, manifest).lower()}, {parameter_label(p, manifest)}: {what[k]} {v:.2f}"
+                          for o, p, k, v in noisy[:3]) + ("; …" if len(noisy) > 3 else "")
+        note = (f"Note: {len(noisy)} estimate{'s' if len(noisy) > 1 else ''} cannot be true ({cases}). "
+                "True indices lie in [0, 1] with first-order ≤ total: read these as sampling noise; "
+                "more evaluations narrow them.")
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False, fontsize=LABEL_SIZE - 1,
+               title=wrap(note, 125) if note else None, title_fontsize=LABEL_SIZE - 2)
+    evals = sensitivity.get("n_evaluations")
+    sub = f" from {int(evals):,} model evaluations" if evals else ""
+    if sensitivity.get("runs"):
+        sub += f", {int(sensitivity['runs']):,} runs each"
+    suptitle(fig, f"Sensitivity: Sobol indices per parameter{sub}", manifest)
+    return fig
