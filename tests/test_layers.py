@@ -13,7 +13,7 @@ from pathlib import Path
 SIM = Path(__file__).resolve().parent.parent / "sim"
 
 LAYERS = [
-    ("sim", "sim.errors", "sim.catalogue", "sim.stopping"),
+    ("sim", "sim.errors", "sim.catalogue", "sim.stopping", "sim.stats"),
     ("sim.scenario",),
     ("sim.domain",),
     ("sim.analysis", "sim.model"),
@@ -29,8 +29,7 @@ LAYERS = [
 #: and no other module may pass the limit. Splitting them is the rest of issue 15.
 LIMIT = 420
 OVERSIZED = {"sim/scenario/load.py": 580,
-             "sim/scenario/schema.py": 560, "sim/calibration/observations.py": 520, "sim/results/folder.py": 470,
-             "sim/cli/__init__.py": 450}
+             "sim/scenario/schema.py": 560, "sim/calibration/observations.py": 520, "sim/results/folder.py": 470}
 
 
 def _modules() -> dict[str, Path]:
