@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from sim import __version__, analysis, report
-from sim.cli import calibration, job_args, scenario
+from sim.cli import calibration, insight, job_args, scenario
 from sim.cli.args import path_text, seed
 from sim.errors import UserError
 from sim.plots.registry import FORMATS, figures_help
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS, default="png")
     p.add_argument("--out", type=path_text, help="folder for the figures (default RESULTS/figures)")
     p.add_argument("--run", type=seed, metavar="RUN_ID",
-                   help="run whose trajectory to draw (default: first agreement, else run 0)")
+                   help="run whose trajectory to draw (default: a typical run: the most common outcome, median round)")
     p.add_argument("--sensitivity", metavar="FILE",
                    help="Sobol indices from `negsim sensitivity --out FILE` (default: RESULTS/sensitivity.json)")
     p.set_defaults(handler=cmd_plot)
@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_report)
 
     calibration.add_parsers(sub)
+    insight.add_parsers(sub)
     job_args.add_rerun_parser(sub)
     return parser
 
