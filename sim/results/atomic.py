@@ -1,0 +1,55 @@
+"""Writing a results file so that a crash never leaves half of it: every file goes to a temporary
+sibling, is flushed to disk and renamed over its target. A write that fails for want of space,
+quota or permission becomes one UserError line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sim.errors import Problem, UserError
+
+TEMPORARY = ".*.tmp"  # glob of the temporary siblings below; a process killed mid-write leaves one
+
+
+def temporary_sibling(path: Path) -> Path:
+    """The hidden temporary file `path` is written to before the rename (one per process)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def _write_then_rename(path: Path, write) -> None:
+    """Call write(file) on a temporary sibling, flush it to disk, rename it over `path`."""
+    tmp = temporary_sibling(path)
+    try:
+        with open(tmp, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())  # else a power cut after the rename can leave an empty file
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write a file via a temporary sibling and a rename."""
+    _write_then_rename(path, lambda fh: fh.write(data))
+
+
+def atomic_write_table(path: Path, table: pa.Table) -> None:
+    """Write a Parquet file via a temporary sibling and a rename."""
+    _write_then_rename(path, lambda fh: pq.write_table(table, fh, compression="zstd"))
+
+
+def write_failure(path: Path, exc: OSError) -> UserError:
+    """A failed write (disk full, quota, file too large, I/O error) as one line, not a traceback."""
+    why = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+           errno.EFBIG: "a file grew beyond the size this system allows", errno.EROFS: "the disk is read-only",
+           errno.EACCES: "permission denied", errno.EIO: "an input/output error"}.get(exc.errno, exc.strerror or str(exc))
+    where = getattr(exc, "filename", None) or path
+    return UserError([Problem(str(where), None, "write", f"could not write: {why}")])
