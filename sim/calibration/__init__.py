@@ -1,4 +1,5 @@
 """Calibration against what happened: observations files (the record of decisions, outcomes and
-front-line figures, written in the terms of one scenario) and, later, the code that scores and
-backtests the model against them. `sim.calibration.observations` owns the file format and its loader.
+front-line figures, written in the terms of one scenario: observations_format, observations_records,
+observations), the likelihood of the recorded answers (likelihood), the fit (fit), its report and
+command (report, command) and the backtest (backtest).
 """

@@ -1,5 +1,5 @@
-"""Results: the folder format (sim.results.folder: marker, lock, sealed chunks, atomic writes,
-the merge) and reading it back (sim.results.summary: the run summary, agreement by date, the
+"""Results: the folder format (sim.results.folder: marker, ledger, lock; sim.results.chunks: sealed
+chunks and the merge; sim.results.atomic: atomic writes) and reading it back (sim.results.summary: the run summary, agreement by date, the
 per-point rates of a sweep, and the one interval function everything uses)."""
 
 from sim.results.folder import (
