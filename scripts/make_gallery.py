@@ -6,15 +6,15 @@ The scenario is tests/data/tiny.yaml (three actors, two regions, one policy issu
 added between rounds (the north front drifts towards beta, war costs mount), so that the
 trajectory figure has a front line that moves. Everything goes through the command line, as a
 user would run it:
-  1. `negsim run` (600 runs);
+  1. `negsim run` (600 runs), with the deal-space analysis (`analysis.json`, as `negsim run`
+     writes it) and `negsim sensitivity` over three uncertain numbers (a small design, so some
+     estimates come out noisy, which the figure notes) written into its folder;
   2. `negsim sweep` over Beta's reservation value (one parameter), and over Beta's reservation
      value x Alpha's weight of North (two parameters);
-  3. `negsim sensitivity` over three uncertain numbers (Sobol indices; a small design, so some
-     estimates come out noisy, which the figure notes);
-  4. the Pareto frontier and bargaining solutions from sim.analysis (the library: the figure
-     needs the frontier's points, which `negsim analyze --json` does not print);
-then every figure is drawn at 700 px wide and reduced to a 128-colour palette to keep each file
-small. All seeds are fixed, so rerunning gives the same images.
+then every figure of the registry (sim.plots.registry.FIGURES) is drawn from the first folder
+that supports it, as `negsim plot` would draw it; the two-parameter sweep adds `sweep-2d`. Each
+image is 1000 px wide (the README shows it 800 px wide), reduced to a 128-colour palette to keep
+each file small. All seeds are fixed, so rerunning gives the same images.
 """
 
 from __future__ import annotations
@@ -26,19 +26,19 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-
-import numpy as np
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sim import plots  # noqa: E402
-from sim.domain.game import compile_scenario  # noqa: E402
-from sim.scenario import load_scenario  # noqa: E402
+from sim.jobs import write_analysis  # noqa: E402
+from sim.plots.load import FolderData, read_folder  # noqa: E402
 
 OUT = ROOT / "docs" / "img" / "gallery"
-WIDTH_PX = 700
+WIDTH_PX = 1000
 SEED = 7
 RUNS = 600
 
@@ -86,20 +86,26 @@ def sweep(scenario: Path, out: Path, grids: list[str], runs: int) -> Path:
     return out
 
 
-def sensitivity(scenario: Path, out: Path) -> dict:
+def sensitivity(scenario: Path, out: Path) -> None:
     cli("sensitivity", str(scenario), *[f"--sample={p}={lo}:{hi}" for p, (lo, hi) in SOBOL.items()],
         "--points", "64", "--runs", "40", "--seed", str(SEED), "--workers", "1", "--out", str(out))
-    return json.loads(out.read_text(encoding="utf-8"))
 
 
-def deal_space(scenario: Path) -> dict:
-    from sim.analysis import analysis_json, analyze
+def gallery(examples: list[tuple[str, FolderData]]) -> list[tuple[str, Callable[[], Any]]]:
+    """(file stem, drawing) of every registered figure: each from the first example folder that supports it.
 
-    game = compile_scenario(load_scenario(scenario).scenario)
-    result = analyze(game)
-    data = analysis_json(result)
-    data.update(actors=list(result["actor_ids"]), frontier_utilities=np.asarray(result["frontier_utilities"]).tolist())
-    return data
+    A later example adds, under its suffix, only the figures the first one cannot draw (a sweep's
+    figure from a second sweep, say), so the gallery is the registry, shown once, plus variants.
+    """
+    from sim.plots.driver import plans_for
+
+    base = {name for name, _ in plans_for(examples[0][1])}
+    out: list[tuple[str, Callable[[], Any]]] = []
+    for k, (suffix, data) in enumerate(examples):
+        out += [(name + suffix, draw) for name, draw in plans_for(data)
+                if (k == 0 or name not in base) and name + suffix not in {stem for stem, _ in out}]
+    order = list(plots.FIGURES)
+    return sorted(out, key=lambda item: (order.index(item[0].split("-")[0]), item[0]))
 
 
 def save_small(fig, path: Path) -> int:
@@ -129,31 +135,15 @@ def main(argv: list[str] | None = None) -> int:
         scenario = scenario_copy(tmp)
         base = tmp / "run"
         cli("run", str(scenario), "--runs", str(RUNS), "--seed", str(SEED), "--out", str(base), "--workers", "1")
-        manifest, runs, rounds = plots.load_results(base)
-        # The trajectory of a run that takes a while: the first agreement after round 8.
-        slow = runs[(runs["outcome"] == "agreement") & (runs["round"] >= 8)]
-        run_id = int(slow["run"].iloc[0]) if len(slow) else None
-
+        write_analysis(base, json.loads((base / "manifest.json").read_text(encoding="utf-8")))
+        sensitivity(scenario, base / "sensitivity.json")
         sweep1 = sweep(scenario, tmp / "sweep1", [f"{BETA_RES}=0.2:0.6:9"], 80)
         sweep2 = sweep(scenario, tmp / "sweep2", [f"{BETA_RES}=0.25:0.55:4", f"{ALPHA_NORTH}=1:4:4"], 50)
-        m1, r1, _ = plots.load_results(sweep1)
-        m2, r2, _ = plots.load_results(sweep2)
-        sens = sensitivity(scenario, tmp / "sensitivity.json")
-        analysis = deal_space(scenario)
-
-        figures = {
-            "outcomes": lambda: plots.outcome_figure(manifest, runs),
-            "utilities": lambda: plots.utility_figure(manifest, runs),
-            "regions": lambda: plots.region_figure(manifest, runs),
-            "time_to_agreement": lambda: plots.survival_figure(manifest, runs),
-            "sweep": lambda: plots.sweep_figure(m1, r1, plots.load_points(sweep1)),
-            "sweep-2d": lambda: plots.sweep_figure(m2, r2, plots.load_points(sweep2)),
-            "sensitivity": lambda: plots.sensitivity_figure(manifest, sens),
-            "frontier": lambda: plots.frontier_figure(manifest, analysis["frontier_utilities"],
-                                                      analysis["reservations"], analysis, analysis["actors"]),
-            "trajectory": lambda: plots.trajectory_figure(manifest, runs, rounds, run=run_id),
-        }
-        for stem, draw in figures.items():
+        examples = [("", read_folder(base)), ("", read_folder(sweep1)), ("-2d", read_folder(sweep2))]
+        missing = [name for name in plots.FIGURES if name not in {stem for stem, _ in gallery(examples)}]
+        if missing:
+            raise SystemExit(f"no example folder supports {', '.join(missing)}: add one to the gallery")
+        for stem, draw in gallery(examples):
             size = save_small(draw(), args.out / f"{stem}.png")
             print(f"{args.out / f'{stem}.png'}  {size / 1000:.0f} KB")
     print(f"done in {time.perf_counter() - t0:.1f} s")

@@ -149,11 +149,12 @@ def _evaluate_chunk(task) -> tuple[int, tuple[int, int, np.ndarray, int]]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    from sim.results.summary import run_payoffs
     from sim.simulate import simulate_chunk
 
     runs = simulate_chunk(task.game, task.spec)["runs"]
     agreed = pc.equal(runs["outcome"], "agreement").to_numpy(zero_copy_only=False)
-    payoff = np.array([np.where(agreed, runs[f"utility_{a}"].to_numpy(), runs[f"reservation_{a}"].to_numpy()).sum()
+    payoff = np.array([run_payoffs(runs[f"utility_{a}"].to_numpy(), runs[f"reservation_{a}"].to_numpy(), agreed).sum()
                        for a in task.game.actor_ids])
     signed = int(pc.sum(pc.is_in(runs["outcome"], value_set=pa.array(["agreement", "partial"]))).as_py() or 0)
     return task.chunk_id, (runs.num_rows, int(agreed.sum()), payoff, signed)

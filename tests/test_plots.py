@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from itertools import pairwise
+from pathlib import Path
+from unittest import mock
 
 import matplotlib.colors as mcolors
 import numpy as np
@@ -13,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from sim import plots
 from sim.errors import UserError
@@ -40,6 +44,9 @@ except ImportError:  # tests/ on sys.path rather than the project root
         write_analysis,
         write_sensitivity,
     )
+
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -80,6 +87,37 @@ def _legends_outside(fig):
         box = legend.get_window_extent(renderer)
         for other in fig.axes:
             assert not box.overlaps(other.get_window_extent(renderer)), "legend covers data"
+
+
+def _drawn_texts(fig):
+    """Every text the canvas actually draws (a non-empty string, visible), with its extent in pixels."""
+    drawn = {}
+    original = Text.draw
+
+    def record(self, renderer):
+        original(self, renderer)
+        if self.get_visible() and self.get_text().strip():
+            drawn[id(self)] = self
+
+    with mock.patch.object(Text, "draw", record):
+        fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    return [(t, t.get_window_extent(renderer)) for t in drawn.values()]
+
+
+def _layout_problems(fig):
+    """Texts that leave the canvas, and pairs of texts that overlap: empty when every text can be read."""
+    canvas = fig.bbox
+    texts = _drawn_texts(fig)
+    problems = [f"outside the canvas: {t.get_text()!r}" for t, box in texts
+                if box.x0 < canvas.x0 - 1 or box.y0 < canvas.y0 - 1 or box.x1 > canvas.x1 + 1
+                or box.y1 > canvas.y1 + 1]
+    for i, (a, box_a) in enumerate(texts):
+        for b, box_b in texts[i + 1:]:
+            # A pixel of contact is kerning, not an overlap anyone sees.
+            if box_a.overlaps(box_b.padded(-1.5)):
+                problems.append(f"overlap: {a.get_text()!r} and {b.get_text()!r}")
+    return problems
 
 
 # ------------------------------------------------------------------------------ loading
@@ -243,32 +281,103 @@ def test_region_figure_without_agreements_shows_the_last_text_on_the_table(tmp_p
     assert not _ax(fig, "transfers").patches
 
 
-# ------------------------------------------------------------------------------ survival
+# ------------------------------------------------------------------------------ time to agreement
 
 
-def test_survival_curve_starts_at_one_falls_and_ends_at_non_agreement_share(loaded):
+def _drawn_line(ax, gid):
+    (line,) = [ln for ln in ax.lines if ln.get_gid() == gid]
+    # The last point is a stub past the last round that repeats the final level.
+    x, y = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
+    assert y[-1] == y[-2] and x[-1] > x[-2]
+    return x[:-1], y[:-1]
+
+
+def _band_limits(ax, gid):
+    (band,) = [c for c in ax.collections if c.get_gid() == gid]
+    ys = np.concatenate([p.vertices[:, 1] for p in band.get_paths()])
+    return ys.min(), ys.max()
+
+
+def test_time_to_agreement_rises_to_the_agreement_share_with_its_wilson_band(loaded):
+    from sim.results import wilson_interval
+
     manifest, runs, _ = loaded
-    fig = plots.survival_figure(manifest, runs)
-    ax = _ax(fig, "survival")
-    (line,) = [ln for ln in ax.lines if ln.get_gid() == "no_agreement"]
-    y = np.asarray(line.get_ydata(), float)
-    assert y[0] == 1.0
-    assert np.all(np.diff(y) <= 0)
-    assert y[-1] == pytest.approx((runs["outcome"] != "agreement").mean())
-    assert line.get_xdata()[-1] == MAX_ROUNDS
-    assert "never agree" in ax.get_ylabel() and "rounds" in ax.get_xlabel()
-    _legends_outside(fig)
+    fig = plots.time_to_agreement_figure(manifest, runs)
+    ax = _ax(fig, "agreed")
+    x, y = _drawn_line(ax, "agreed")
+    assert list(x) == list(range(MAX_ROUNDS))
+    agreed = runs[runs["outcome"] == "agreement"]
+    assert np.allclose(y, [(agreed["round"] <= r).sum() / len(runs) for r in range(MAX_ROUNDS)])
+    assert np.all(np.diff(y) >= 0) and y[-1] == pytest.approx(len(agreed) / len(runs))
+    _, high = wilson_interval(len(agreed), len(runs))
+    assert _band_limits(ax, "agreed_band") == pytest.approx((0.0, high))
+    bottom, top = ax.get_ylim()
+    assert bottom == 0 and high <= top <= high * 1.3 + 0.02  # the axis follows the data, not 0-100%
+    (end,) = [t for t in ax.texts if t.get_gid() == "agreed_end"]
+    assert end.get_text() == f"{len(agreed) / len(runs):.1%} by round {MAX_ROUNDS - 1}"
+    # Some runs end in a partial deal, so a second panel, on its own scale, counts the signed runs.
+    _, sy = _drawn_line(_ax(fig, "signed"), "signed")
+    assert sy[-1] == pytest.approx(runs["outcome"].isin(["agreement", "partial"]).mean())
+    assert "round" in ax.get_xlabel() and "agreed" in ax.get_ylabel()
+    assert not _layout_problems(fig)
+
+
+def test_time_to_agreement_is_legible_when_agreement_is_rare(tmp_path):
+    mix = ["partial"] * 18 + ["agreement", "open"]
+    manifest, runs, _ = plots.load_results(make_results(tmp_path, n_runs=200, outcomes=mix))
+    manifest.update(as_of="2025-08-15", round_days=14.0, horizon="2026-05-08")  # 20 rounds of 14 days
+    fig = plots.time_to_agreement_figure(manifest, runs)
+    agreed, signed = _ax(fig, "agreed"), _ax(fig, "signed")
+    assert _drawn_line(agreed, "agreed")[1][-1] == pytest.approx(0.05)
+    # 5% agreement gets an axis of its own (not a line along the bottom of a 0-100% axis) ...
+    assert agreed.get_ylim()[1] <= 0.2
+    # ... while the signed share, 95%, keeps the full height.
+    assert signed.get_ylim()[1] == 1.0
+    (end,) = [t for t in agreed.texts if t.get_gid() == "agreed_end"]
+    assert end.get_text() == "5.0% by 08 May 2026"
+    # Ticks on the first of a month, at the round that month starts in (17 days in: round 17/14).
+    ticks = [(x, label.get_text()) for x, label in zip(agreed.get_xticks(), agreed.get_xticklabels())]
+    assert ticks[0] == (pytest.approx(17 / 14), "Sep\n2025") and len(ticks) <= 4
+    assert all(label.split("\n")[0] in ("Sep", "Oct", "Nov", "Dec", "Jan", "Feb", "Mar", "Apr", "May")
+               for _, label in ticks)
+    assert "14 days" in agreed.get_xlabel()
+    assert not _layout_problems(fig)
+
+
+def test_time_to_agreement_without_any_agreement_says_none(tmp_path):
+    manifest, runs, _ = plots.load_results(make_results(tmp_path, n_runs=200, outcomes=["open", "breakdown"]))
+    fig = plots.time_to_agreement_figure(manifest, runs)
+    ax = _ax(fig, "agreed")
+    assert not _drawn_line(ax, "agreed")[1].any()
+    # The axis reaches just past the Wilson interval of 0 in 200 (up to 1.9%).
+    assert _band_limits(ax, "agreed_band")[1] < ax.get_ylim()[1] <= 0.06
+    assert [f.get_gid() for f in fig.axes] == ["agreed"]  # no partial deals: no second panel
+    assert any(t.get_text().startswith("none by round") for t in ax.texts)
 
 
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["agreement", "partial", "breakdown", "open", "suspended"]),
                           st.integers(0, 9)), min_size=1, max_size=30))
-def test_no_deal_curve_counts_agreements_struck_before_each_round(rows):
+def test_agreement_curve_counts_agreements_struck_in_each_round_or_before(rows):
     runs = pd.DataFrame(rows, columns=["outcome", "round"])
-    k, s = plots.no_deal_curve(runs, max_rounds=10)
-    for kk, ss in zip(k, s):
-        agreed = ((runs["outcome"] == "agreement") & (runs["round"] < kk)).sum()
-        assert ss == pytest.approx(1 - agreed / len(runs))
+    r, share = plots.agreement_curve(runs, max_rounds=10)
+    assert list(r) == list(range(10))
+    for rr, ss in zip(r, share):
+        agreed = ((runs["outcome"] == "agreement") & (runs["round"] <= rr)).sum()
+        assert ss == pytest.approx(agreed / len(runs))
+    _, still = plots.no_deal_curve(runs, max_rounds=10)
+    assert np.allclose(1 - still[1:], share)  # the same count, one round later in rounds completed
+
+
+def test_agreement_curve_matches_the_reports_agreement_by_date():
+    from sim.results import agreement_by_date
+
+    runs = pd.DataFrame({"outcome": ["agreement"] * 3 + ["open"], "round": [0, 2, 5, 19]})
+    manifest = {"as_of": "2025-01-01", "round_days": 10.0, "horizon": "2025-07-10", "max_rounds": 20}
+    _, share = plots.agreement_curve(runs, 20)
+    for date, p, _, _ in agreement_by_date(np.array([0, 2, 5]), 4, manifest):
+        day = (pd.Timestamp(date) - pd.Timestamp("2025-01-01")).days
+        assert share[min(int(day // 10), 19)] == pytest.approx(p)
 
 
 # ------------------------------------------------------------------------------ driver
@@ -331,7 +440,7 @@ def test_plot_results_with_no_runs_at_all(tmp_path):
 
 def test_every_figure_has_titles_and_labels_and_slide_size(loaded):
     manifest, runs, _ = loaded
-    for draw in (plots.outcome_figure, plots.utility_figure, plots.region_figure, plots.survival_figure):
+    for draw in (plots.outcome_figure, plots.utility_figure, plots.region_figure, plots.time_to_agreement_figure):
         fig = draw(manifest, runs)
         assert tuple(fig.get_size_inches()) == plots.FIGSIZE
         assert "Tiny test scenario" in fig._suptitle.get_text()
@@ -377,7 +486,23 @@ def test_sweep_of_one_parameter_pools_points_and_bands_are_wilson_intervals(tmp_
     assert np.allclose(_line(ax, "wilson_low")[1], [b[0] for b in bands])
     assert np.allclose(_line(ax, "wilson_high")[1], [b[1] for b in bands])
     assert "reservation value" in ax.get_xlabel() and "%" in ax.get_ylabel()
+    # The pooling is said, with its counts.
+    assert ax.get_title() == "6 points (grid) × 30 runs; each value pools 2 points (60 runs)"
+    # The axis follows the bands, with a margin, instead of always spanning 0-100%.
+    bottom, top = ax.get_ylim()
+    lows, highs = [b[0] for b in bands], [b[1] for b in bands]
+    assert bottom < min(lows) and top > max(highs)
+    assert (bottom, top) == pytest.approx(plots.rate_limits([plots.agreement_by_parameter(runs, points, BETA_RES)]))
     _legends_outside(fig)
+
+
+def test_rate_limits_follow_the_data_with_a_margin_inside_0_and_100_percent():
+    narrow = pd.DataFrame({"low": [0.05, 0.06], "high": [0.12, 0.15]})
+    bottom, top = plots.rate_limits([narrow])
+    assert 0.0 < bottom < 0.05 and 0.15 < top < 0.25
+    wide = pd.DataFrame({"low": [0.0, 0.5], "high": [0.4, 1.0]})
+    assert plots.rate_limits([wide]) == pytest.approx((-0.01, 1.025))  # a rate of 100% stays off the frame
+    assert plots.rate_limits([narrow.iloc[0:0]]) == (0.0, 1.025)
 
 
 @settings(max_examples=60, deadline=None)
@@ -421,6 +546,37 @@ def test_sweep_of_two_parameters_is_a_heatmap_of_agreement_rates(tmp_path):
     assert cells[0].get_text() == f"{table.to_numpy()[0, 0]:.0%}"
     assert [t.get_text() for t in ax.get_xticklabels()] == ["0.3", "0.4", "0.5"]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["1", "2", "3", "4"]
+    assert ax.get_title() == "12 points, 240 runs; 20 runs per cell"
+    assert "Beta: reservation value" in ax.get_xlabel() and "Alpha: weight of North" in ax.get_ylabel()
+
+
+def test_heatmap_cells_that_pool_points_say_so(tmp_path):
+    # The third path never changes: every (beta, alpha) cell holds two points.
+    folder = make_results(tmp_path, n_runs=160, sweep={BETA_RES: [0.3, 0.5], ALPHA_NORTH: [1, 2],
+                                                       "protocol.temperature": [0.05, 0.05]})
+    manifest, runs, _ = plots.load_results(folder)
+    points = plots.load_points(folder)
+    ax = _ax(plots.sweep_figure(manifest, runs, points), "sweep_heatmap")
+    grid = plots.agreement_grid(runs, points, BETA_RES, ALPHA_NORTH)
+    assert grid["points"].tolist() == [[2, 2], [2, 2]] and grid["runs"].tolist() == [[40, 40], [40, 40]]
+    assert ax.get_title() == "8 points (grid) × 20 runs; each cell pools 2 points (40 runs)"
+
+
+def test_sweep_of_two_sampled_parameters_shows_every_point_coloured_by_its_rate(tmp_path):
+    paths = {BETA_RES: (0.3, 0.5), ALPHA_NORTH: (1.0, 4.0)}
+    folder = make_results(tmp_path, n_runs=400, points=40, sample=paths)
+    manifest, runs, _ = plots.load_results(folder)
+    points = plots.load_points(folder)
+    fig = plots.sweep_figure(manifest, runs, points)
+    ax = _ax(fig, "sweep_scatter")  # not a grid of bins that would be mostly empty
+    (marks,) = [c for c in ax.collections if c.get_gid() == "agreement_rate"]
+    merged = runs.merge(points, on="point")
+    rates = merged.assign(agreed=merged["outcome"] == "agreement").groupby("point")["agreed"].mean()
+    assert np.allclose(marks.get_offsets(), points.set_index("point").loc[rates.index, [BETA_RES, ALPHA_NORTH]])
+    assert np.allclose(marks.get_array(), rates.to_numpy())
+    # The colour scale ends just above the highest rate, so that low rates still differ in colour.
+    assert marks.norm.vmin == 0 and rates.max() <= marks.norm.vmax <= plots.nice_ceiling(rates.max())
+    assert ax.get_title() == "40 points (lhs) × 10 runs; one marker per point, 10 runs each (not pooled)"
     assert "Beta: reservation value" in ax.get_xlabel() and "Alpha: weight of North" in ax.get_ylabel()
 
 
@@ -439,6 +595,13 @@ def test_sweep_of_many_sampled_parameters_has_one_binned_panel_each(tmp_path):
         x, y = _line(ax, "agreement_rate")
         assert np.allclose(y, table["agreements"] / table["runs"])
         assert np.all(np.diff(x) > 0)
+        # Each panel says how many points and runs its bins pool.
+        def span(col):
+            low, high = int(table[col].min()), int(table[col].max())
+            return f"{low}" if low == high else f"{low}–{high}"
+
+        assert ax.get_title().replace("\n", " ") == f"each bin pools {span('points')} points ({span('runs')} runs)"
+    assert "pooled over the others" in fig._suptitle.get_text()
 
 
 # ------------------------------------------------------------------------------ sensitivity
@@ -479,6 +642,8 @@ def _legend_texts(fig):
 def test_frontier_projections_solutions_proposals_and_reservations(tmp_path):
     manifest, _, _ = plots.load_results(make_results(tmp_path, n_runs=0))
     data = analysis_data()
+    for prop in data["proposals"]:
+        del prop["blocking"]  # as analysis.json files written before the analysis listed them
     data["kalai_smorodinsky"] = {"deal": {}, "utilities": {"alpha": 0.55, "beta": 0.45, "gamma": 0.7}}
     front = np.asarray(data["frontier_utilities"])
     fig = plots.frontier_figure(manifest, front, data["reservations"], data, actors=data["actors"])
@@ -509,7 +674,44 @@ def test_frontier_projections_solutions_proposals_and_reservations(tmp_path):
     markers = {t.get_text().replace("\n", " "): getattr(h, "get_marker", lambda: None)()
                for t, h in zip(box.get_texts(), box.legend_handles)}
     assert markers["Split the difference"] == "$1$"
-    assert markers["Beta's maximum — below the reservation value of Alpha"] == "$2$"
+    # Without `blocking`, the signatories below their reservation value are named.
+    assert markers["Beta's maximum — refused by Alpha"] == "$2$"
+    assert not _layout_problems(fig)
+
+
+def test_frontier_names_every_party_whose_yes_a_proposal_needs(tmp_path):
+    manifest, _, _ = plots.load_results(make_results(tmp_path, n_runs=0))
+    data = analysis_data()
+    for prop in data["proposals"]:
+        prop.pop("blocking")
+    data["proposals"][1]["blocking"] = ["alpha", "gamma"]  # gamma, no signatory, must consent to this one
+    fig = plots.frontier_figure(manifest, data["frontier_utilities"], data["reservations"], data)
+    texts = [t.replace("\n", " ") for t in _legend_texts(fig)]
+    assert "Beta's maximum — refused by Alpha, Gamma" in texts
+    data["proposals"][1]["blocking"] = []  # nobody whose yes it needs is below: no refusal named
+    fig = plots.frontier_figure(manifest, data["frontier_utilities"], data["reservations"], data)
+    assert "Beta's maximum" in [t.replace("\n", " ") for t in _legend_texts(fig)]
+
+
+def test_frontier_of_alaska_names_europe_as_refusing_the_28_point_plan():
+    """Lifting sanctions needs Europe's yes: the analysis lists Europe as blocking, and so does the legend."""
+    from sim.analysis import analysis_json, analyze
+    from sim.domain.game import compile_scenario
+    from sim.scenario import load_scenario
+
+    loaded = load_scenario(ROOT / "scenarios" / "alaska_2025.yaml")
+    game = compile_scenario(loaded.scenario)
+    result = analyze(game)
+    data = analysis_json(result)
+    plan = next(p for p in data["proposals"] if p["id"] == "us_28_point_plan")
+    assert plan["blocking"] == ["europe"] and "europe" not in data["signatories"]
+    manifest = {"actors": [{"id": a, "name": n} for a, n in zip(game.actor_ids, game.actor_names)],
+                "signatories": data["signatories"]}
+    fig = plots.frontier_figure(manifest, result["frontier_utilities"], data["reservations"], data,
+                                list(result["actor_ids"]))
+    europe = dict(zip(game.actor_ids, game.actor_names))["europe"]
+    (line,) = [t.replace("\n", " ") for t in _legend_texts(fig) if t.replace("\n", " ").startswith(plan["name"])]
+    assert line.endswith(f"refused by {europe}")
 
 
 def test_frontier_pairs_are_all_pairs_if_few_else_the_signatories():
@@ -534,11 +736,40 @@ def test_frontier_accepts_reservations_as_an_array(tmp_path):
 # ------------------------------------------------------------------------------ trajectory
 
 
-def test_trajectory_defaults_to_the_first_agreement_and_draws_the_rounds_table(loaded):
+def test_trajectory_defaults_to_a_typical_run_and_says_why(loaded):
+    manifest, runs, rounds = loaded
+    agreed = runs[runs["outcome"] == "agreement"]  # 50% of runs: the most common outcome
+    median = float(np.median(agreed["round"]))
+    gap = (agreed["round"] - median).abs()
+    typical = agreed[gap == gap.min()].sort_values(["point", "run"]).iloc[0]
+    assert plots.pick_run(runs, rounds) == (int(typical["point"]), int(typical["run"]))
+    point, run, why = plots.typical_run(runs, rounds)
+    assert (point, run) == (int(typical["point"]), int(typical["run"]))
+    assert why == f"typical: the most common outcome (50% of runs), ending nearest their median round ({median:g})"
+    fig = plots.trajectory_figure(manifest, runs, rounds)
+    title = fig._suptitle.get_text().replace("\n", " ")
+    assert title.startswith(f"Run {run} round by round: Agreement in round {typical['round']} ({why})")
+    assert not _layout_problems(fig)
+
+
+def test_typical_run_follows_the_most_common_outcome_not_the_first_success(tmp_path):
+    mix = ["partial", "agreement", "partial", "open", "partial"]
+    _, runs, rounds = plots.load_results(make_results(tmp_path, n_runs=50, outcomes=mix))
+    point, run, why = plots.typical_run(runs, rounds)
+    row = runs[(runs["run"] == run) & (runs["point"] == point)].iloc[0]
+    partial = runs[runs["outcome"] == "partial"]
+    assert row["outcome"] == "partial" and "the most common outcome (60% of runs)" in why
+    assert abs(row["round"] - np.median(partial["round"])) == (partial["round"] - np.median(partial["round"])).abs().min()
+    # Only runs whose rounds were recorded can be drawn: without this one's, another is picked.
+    others = rounds[rounds["run"] != run]
+    assert plots.typical_run(runs, others)[1] != run
+    assert plots.typical_run(runs, others)[1] in set(others["run"])
+
+
+def test_trajectory_draws_the_rounds_table_of_the_run(loaded):
     manifest, runs, rounds = loaded
     first = runs[runs["outcome"] == "agreement"].sort_values(["point", "run"]).iloc[0]
-    assert plots.pick_run(runs, rounds) == (int(first["point"]), int(first["run"]))
-    fig = plots.trajectory_figure(manifest, runs, rounds)
+    fig = plots.trajectory_figure(manifest, runs, rounds, run=int(first["run"]))
     mine = rounds[rounds["run"] == first["run"]]
     pos = _ax(fig, "positions")
     colours = plots.actor_colours(ACTORS)
@@ -554,15 +785,16 @@ def test_trajectory_defaults_to_the_first_agreement_and_draws_the_rounds_table(l
     for region in ("north", "south"):
         # Two holders: one line, the first holder's share (beta's; alpha holds the rest).
         (line,) = [ln for ln in front.lines if ln.get_gid().startswith(f"front:{region}:")]
-        assert line.get_gid() == f"front:{region}:beta" and line.get_label().endswith("Beta")
+        assert line.get_gid() == f"front:{region}:beta" and line.get_label() == region.capitalize()
         assert np.allclose(line.get_ydata(), 100 * per_round[f"held_{region}_beta"])
     for ax in (front, pos):
         (end,) = [ln for ln in ax.lines if ln.get_gid() == "end"]
         assert np.allclose(end.get_xdata(), first["round"])
     (ending,) = [t for t in pos.texts if t.get_gid() == "ending"]
     assert ending.get_text() == f"Agreement in round {first['round']}"
-    assert "%" in front.get_ylabel() and "round" in pos.get_xlabel()
+    assert "%" in front.get_ylabel() and "Beta" in front.get_ylabel() and "round" in pos.get_xlabel()
     _legends_outside(fig)
+    assert not _layout_problems(fig)
 
 
 def test_trajectory_of_a_given_run_says_who_walked_away(loaded):
@@ -570,8 +802,11 @@ def test_trajectory_of_a_given_run_says_who_walked_away(loaded):
     broke = runs[runs["outcome"] == "breakdown"].iloc[0]
     fig = plots.trajectory_figure(manifest, runs, rounds, run=int(broke["run"]))
     (ending,) = [t for t in _ax(fig, "positions").texts if t.get_gid() == "ending"]
-    assert ending.get_text() == f"Breakdown in round {broke['round']}: {ACTORS[broke['walked_away']]} walked away"
-    assert f"run {broke['run']}" in fig._suptitle.get_text()
+    assert ending.get_text() == f"Breakdown in round {broke['round']}"
+    assert fig._suptitle.get_text().startswith(
+        f"Run {broke['run']} round by round: Breakdown in round {broke['round']}: "
+        f"{ACTORS[broke['walked_away']]} walked away")
+    assert "(the run chosen for this figure)" in fig._suptitle.get_text()
     with pytest.raises(UserError, match="run 999"):
         plots.trajectory_figure(manifest, runs, rounds, run=999)
 
@@ -642,6 +877,34 @@ def test_sensitivity_with_missing_estimates_and_a_constant_output(tmp_path):
     assert any("total above 1 1.20" in t for t in _legend_texts(fig))
 
 
+def test_a_sensitivity_file_of_another_scenario_is_refused_naming_both(tmp_path, monkeypatch):
+    drawn = _quick_save(monkeypatch)
+    folder = make_results(tmp_path, n_runs=10, with_rounds=False)
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({**sensitivity_data(), "scenario": "alaska_2025"}), encoding="utf-8")
+    with pytest.raises(UserError, match="'alaska_2025'.*'tiny'") as info:
+        plots.plot_results(folder, sensitivity=other)
+    assert str(other) in str(info.value) and "\n" not in str(info.value)
+    assert not drawn and not (folder / "figures").exists()
+    (folder / "sensitivity.json").write_text(other.read_text(encoding="utf-8"), encoding="utf-8")
+    with pytest.raises(UserError, match="alaska_2025"):  # the same inside the folder
+        plots.plot_results(folder)
+    alone = plots.plot_results(other)  # by itself it is no one else's
+    assert [p.stem for p in alone] == ["sensitivity"]
+
+
+def test_a_sensitivity_file_that_names_no_scenario_is_labelled_in_the_figure(tmp_path):
+    manifest, _, _ = plots.load_results(make_results(tmp_path, n_runs=0))
+    unnamed = plots.sensitivity_figure(manifest, sensitivity_data())
+    assert any("Warning: the sensitivity file does not name its scenario, so it may not be of 'tiny'" in t
+               for t in _legend_texts(unnamed))
+    named = plots.sensitivity_figure(manifest, {**sensitivity_data(), "scenario": "tiny"})
+    assert not any("Warning" in t for t in _legend_texts(named))
+    other = plots.sensitivity_figure(manifest, {**sensitivity_data(), "scenario": "alaska_2025"})
+    assert any("these Sobol indices are of scenario 'alaska_2025', not of 'tiny'" in t for t in _legend_texts(other))
+    assert not _layout_problems(unnamed)
+
+
 def test_plot_results_takes_a_sensitivity_file_beside_or_alone(tmp_path, monkeypatch):
     drawn = _quick_save(monkeypatch)
     folder = make_results(tmp_path, n_runs=10, with_rounds=False)
@@ -654,6 +917,80 @@ def test_plot_results_takes_a_sensitivity_file_beside_or_alone(tmp_path, monkeyp
     assert alone == [tmp_path / "figures" / "sensitivity.png"] and drawn[-1] == "sensitivity"
     with pytest.raises(UserError, match="--sensitivity"):
         plots.plot_results(folder, sensitivity=tmp_path / "missing.json")
+
+
+# ------------------------------------------------------------------------------ legible at any size of name
+
+LONG_NAMES = {"alpha": "Russian Federation", "beta": "European allies (EU, UK and the European leaders' group)",
+              "gamma": "United States of America", "north": "Crimea (incl. Sevastopol)",
+              "south": "Zaporizhzhia oblast", "split": "US 28-point plan (November 2025, for comparison)",
+              "maximal": "Russia's reported Alaska offer (Donetsk and Luhansk for a frozen south)"}
+
+
+def _full_folder(tmp_path, long_names=False, **sweep):
+    folder = make_results(tmp_path, n_runs=120, **(sweep or {"sweep": {BETA_RES: [0.3, 0.5]}}))
+    write_sensitivity(folder)
+    write_analysis(folder)
+    if long_names:
+        path = folder / "manifest.json"
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        for key in ("actors", "issues", "proposals"):
+            for item in manifest[key]:
+                item["name"] = LONG_NAMES.get(item["id"], item["name"])
+        path.write_text(json.dumps(manifest), encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("long_names", [False, True], ids=["short names", "long names"])
+def test_every_figure_keeps_its_text_inside_the_canvas_and_apart(tmp_path, long_names):
+    data = read_folder(_full_folder(tmp_path, long_names))
+    drawn = []
+    for name, draw in driver.plans_for(data):
+        fig = draw()
+        assert not _layout_problems(fig), name
+        drawn.append(name)
+    assert drawn == list(FIGURES)
+
+
+@pytest.mark.parametrize("sweep", [{"sweep": {BETA_RES: [0.3, 0.4, 0.5], ALPHA_NORTH: [1, 2, 3, 4]}},
+                                   {"sample": {BETA_RES: (0.3, 0.5), ALPHA_NORTH: (1.0, 4.0)}, "points": 60},
+                                   {"sample": {BETA_RES: (0.3, 0.5), ALPHA_NORTH: (1.0, 4.0),
+                                               "protocol.temperature": (0.0, 0.1)}, "points": 60}],
+                         ids=["grid", "two sampled", "three sampled"])
+def test_every_kind_of_sweep_figure_keeps_its_text_inside_the_canvas_and_apart(tmp_path, sweep):
+    manifest, runs, _ = plots.load_results(make_results(tmp_path, n_runs=600, **sweep))
+    fig = plots.sweep_figure(manifest, runs, plots.load_points(tmp_path / "results"))
+    assert not _layout_problems(fig)
+    for ax in fig.axes:
+        for label in ax.get_xticklabels() + ax.get_yticklabels():
+            lines = label.get_text().split("\n")
+            # A number is never broken over two lines ("0.3" + "25").
+            assert not any(a[-1:].isdigit() and b[:1] in set("0123456789.") for a, b in pairwise(lines))
+
+
+def test_region_names_wrap_between_words_only(tmp_path):
+    manifest, runs, _ = plots.load_results(_full_folder(tmp_path, long_names=True))
+    ax = _ax(plots.region_figure(manifest, runs), "regions")
+    words = {w for name in ("Crimea (incl. Sevastopol)", "Zaporizhzhia oblast") for w in name.split()}
+    for label in ax.get_xticklabels():
+        assert set(label.get_text().split()) <= words, label.get_text()
+
+
+def test_transfer_bins_are_never_hairlines_and_equal_totals_are_said_in_words(tmp_path):
+    km = np.array([0.0] * 5 + [7515.0] * 50 + [7515.4] * 3 + [12000.0])
+    _, counts, width = plots.transfer_bins(km)
+    assert counts.sum() == len(km) and width >= (km.max() - km.min()) / 24
+    assert list(counts) == [5, 53, 1]  # 7,515 and 7,515.4 km² are one total at this resolution
+    manifest, runs, _ = plots.load_results(make_results(tmp_path, n_runs=30, outcomes=["agreement"]))
+    runs["transferred_km2"] = 7515.0 + np.linspace(0, 0.4, len(runs))  # every agreement moves about the same
+    fig = plots.region_figure(manifest, runs)
+    hist = _ax(fig, "transfers")
+    (bar,) = [p for p in hist.patches if p.get_gid() == "transferred_hist"]
+    assert bar.get_height() == 30
+    assert bar.get_width() >= 0.3 * (hist.get_xlim()[1] - hist.get_xlim()[0])  # a bar, not a hairline
+    (note,) = [t for t in hist.texts if t.get_gid() == "transfer_note"]
+    assert note.get_text() == "every agreement: 7,515 km²"
+    assert not _layout_problems(fig)
 
 
 # ------------------------------------------------------------------------------ the registry
@@ -699,6 +1036,23 @@ def test_a_new_figure_is_one_registry_entry(tmp_path, monkeypatch):
     assert [p.stem for p in plots.plot_results(folder)][-1] == "extra" == drawn[-1]
     text = report.build_report(folder)
     assert '<figure id="fig-extra">' in text and f"<figcaption>{caption}</figcaption>" in text
+
+
+def test_the_gallery_is_the_registry_plus_a_second_sweep(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_gallery", ROOT / "scripts" / "make_gallery.py")
+    gallery = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gallery)
+    base = make_results(tmp_path, n_runs=20, name="run")
+    write_sensitivity(base)
+    write_analysis(base)
+    one = make_results(tmp_path, n_runs=20, sweep={BETA_RES: [0.3, 0.5]}, name="sweep1")
+    two = make_results(tmp_path, n_runs=40, sweep={BETA_RES: [0.3, 0.5], ALPHA_NORTH: [1, 2]}, name="sweep2")
+    examples = [("", read_folder(base)), ("", read_folder(one)), ("-2d", read_folder(two))]
+    stems = [stem for stem, _ in gallery.gallery(examples)]
+    assert [s for s in stems if s != "sweep-2d"] == list(FIGURES)
+    assert stems.index("sweep-2d") == stems.index("sweep") + 1
 
 
 def test_importing_the_registry_imports_neither_matplotlib_nor_pandas():

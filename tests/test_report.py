@@ -118,6 +118,64 @@ def test_report_states_the_key_numbers(full):
     assert "Kalai–Smorodinsky" in text
 
 
+def test_mean_utility_over_all_runs_counts_a_run_without_agreement_at_its_reservation_value(tmp_path, no_figures):
+    from sim.results.summary import PAYOFF_RULE, run_payoffs
+
+    folder = make_results(tmp_path, n_runs=40, seed=5)
+    runs = pd.read_parquet(folder / "runs.parquet")
+    agreed = runs["outcome"] == "agreement"
+    # As in real runs, `utility_` holds the last text on the table even where nobody signed it.
+    for actor in ("alpha", "beta", "gamma"):
+        runs.loc[~agreed, f"utility_{actor}"] = 0.99
+    runs.to_parquet(folder / "runs.parquet", index=False)
+    text = report.build_report(folder)
+    nums = report.key_numbers(json.loads((folder / "manifest.json").read_text(encoding="utf-8")), runs)
+    for actor in ("alpha", "beta", "gamma"):
+        rule = np.where(agreed, runs[f"utility_{actor}"], runs[f"reservation_{actor}"]).mean()
+        assert nums["utilities"][actor]["all"] == pytest.approx(rule)
+        assert rule == pytest.approx(run_payoffs(runs[f"utility_{actor}"], runs[f"reservation_{actor}"], agreed).mean())
+        assert rule != pytest.approx(runs[f"utility_{actor}"].mean())
+        assert (f"<td class='num'>{runs.loc[agreed, f'utility_{actor}'].mean():.3f}</td>"
+                f"<td class='num'>{rule:.3f}</td>") in text
+    assert html.escape(PAYOFF_RULE, quote=True) in text  # the rule it computes is the rule it states
+
+
+def test_report_defines_every_term_it_uses(full):
+    folder, _, text = full
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    terms = report.definitions(manifest, sweep=True, sensitivity=True, analysis=True)
+    assert "<h2>Definitions</h2>" in text
+    for term, meaning in terms:
+        assert f"<dt>{html.escape(term, quote=True)}</dt><dd>{html.escape(meaning, quote=True)}</dd>" in text
+    names = {term for term, _ in terms}
+    # The terms behind every number of the page, and those of its sweep, sensitivity and deal-space sections.
+    assert {"agreement", "partial deal", "agreement rate", "95% Wilson interval", "agreement by a date",
+            "median round of agreement", "nearest named proposal", "reservation value", "mean utility in agreements",
+            "mean utility over all runs", "pooled", "Sobol first-order index", "Sobol total index",
+            "zone of possible agreement", "refused proposal"} <= names
+    plain = report.definitions({"max_rounds": 20})
+    assert not {"pooled", "Sobol total index", "zone of possible agreement"} & {term for term, _ in plain}
+
+
+def test_report_refuses_sensitivity_of_another_scenario_and_labels_an_unnamed_one(tmp_path, no_figures):
+    folder = make_results(tmp_path, n_runs=10)
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({**sensitivity_data(), "scenario": "alaska_2025"}), encoding="utf-8")
+    with pytest.raises(UserError, match="'alaska_2025'.*'tiny'"):
+        report.write_report(folder, sensitivity=other)
+    assert not (folder / "report.html").exists()
+    same = tmp_path / "same.json"
+    same.write_text(json.dumps({**sensitivity_data(), "scenario": "tiny"}), encoding="utf-8")
+    text = report.build_report(folder, same)
+    assert f"From <code>{same}</code>, computed on scenario <code>tiny</code> (64 base points" in text
+    assert "Warning" not in text
+    unnamed = tmp_path / "unnamed.json"
+    unnamed.write_text(json.dumps(sensitivity_data()), encoding="utf-8")
+    text = report.build_report(folder, unnamed)
+    assert ("<p class='warn'>Warning: the sensitivity file does not name its scenario, so it may not be of "
+            "&#x27;tiny&#x27;.</p>") in text
+
+
 def test_report_embeds_every_figure_as_a_png_data_uri(full):
     folder, _, text = full
     images = [attrs for tag, attrs in _tags(text) if tag == "img"]

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.analysis.tables import TOL, Setup, Table
+from sim.stats import wilson_interval
 
 if TYPE_CHECKING:
     from sim.domain.game import Game
@@ -113,10 +114,6 @@ def estimate_zopa(game: Game, st: Setup, prefs: Preferences, run: int, samples: 
     util = game.utilities(prefs.take(slice(run, run + 1)), deals)[0]
     signable = st.signable(list(range(len(st.n_options))), deals)
     hits = int((in_zopa(st, util, dormant(game, st, deals)) & signable).sum())
-    # The Wilson interval is written here, not shared with sim.results, which sits above this layer.
-    z, n = 1.959964, samples
-    p = hits / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    low, high = wilson_interval(hits, samples)
     size = game.space.size
-    return p * size, max(0.0, centre - half) * size, min(1.0, centre + half) * size
+    return hits / samples * size, low * size, high * size

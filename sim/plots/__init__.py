@@ -16,18 +16,19 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "load": ("FolderData", "actor_ids", "actor_names", "load_analysis", "load_points", "load_results",
-             "load_sensitivity", "read_folder", "territories"),
+    "load": ("FolderData", "actor_ids", "actor_names", "check_same_scenario", "load_analysis", "load_points",
+             "load_results", "load_sensitivity", "read_folder", "sensitivity_origin", "territories"),
     "registry": ("FIGURES", "FORMATS", "NEEDS", "FigureEntry", "Need"),
     "driver": ("figure_plans", "own_files", "plans_for", "plot_results", "save_figure"),
     "style": ("DPI", "FIGSIZE", "KNOWN_ACTOR_COLOURS", "OUTCOMES", "OUTCOME_LABELS", "actor_colours",
-              "parameter_label"),
-    "outcomes": ("no_deal_curve", "outcome_figure", "survival_figure", "utility_figure"),
-    "regions": ("region_figure",),
-    "sweep": ("agreement_by_parameter", "agreement_grid", "sweep_description", "sweep_figure", "swept_parameters"),
+              "nice_ceiling", "parameter_label"),
+    "outcomes": ("agreement_curve", "no_deal_curve", "outcome_figure", "time_to_agreement_figure", "utility_figure"),
+    "regions": ("region_figure", "transfer_bins"),
+    "sweep": ("agreement_by_parameter", "agreement_by_point", "agreement_grid", "rate_limits", "sweep_description",
+              "sweep_figure", "swept_parameters"),
     "sensitivity": ("noisy_indices", "output_title", "sensitivity_figure", "sensitivity_outputs", "sobol_value"),
     "frontier": ("frontier_figure", "frontier_pairs"),
-    "trajectory": ("front_lines", "pick_run", "run_rounds", "trajectory_figure"),
+    "trajectory": ("front_lines", "pick_run", "run_rounds", "trajectory_figure", "typical_run"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 

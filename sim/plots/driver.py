@@ -49,9 +49,10 @@ def plot_results(results_dir: str | Path, fmt: str = "png", out: str | Path | No
                  run: int | None = None, *, sensitivity: str | Path | None = None, dpi: int = DPI) -> list[Path]:
     """Draw every figure the results support into OUT (default RESULTS/figures); return the paths.
 
-    run: the run id whose trajectory to draw (default: the first run that reached agreement,
-    else the first run). sensitivity: a sensitivity JSON file kept outside the folder.
-    results_dir may be such a JSON file alone (its figure goes beside it, in figures/).
+    run: the run id whose trajectory to draw (default: a typical run, see
+    sim.plots.trajectory.typical_run). sensitivity: a sensitivity JSON file kept outside the
+    folder; one of another scenario is refused. results_dir may be such a JSON file alone (its
+    figure goes beside it, in figures/).
     dpi: resolution of raster output (png).
     """
     if fmt not in FORMATS:

@@ -125,8 +125,11 @@ def frontier_figure(manifest: Mapping[str, Any], frontier: ArrayLike, reservatio
         ax.set_xlim(-0.05, 1.05)
         ax.set_ylim(-0.05, 1.05)
         ax.set_aspect("equal", adjustable="box")
-        ax.set_xlabel(f"utility of {names.get(a, a)} (0–1)", color=colours.get(a, "black"), fontsize=LABEL_SIZE - 1)
-        ax.set_ylabel(f"utility of {names.get(b, b)} (0–1)", color=colours.get(b, "black"), fontsize=LABEL_SIZE - 1)
+        width = {1: 60, 2: 40}.get(ncols, 30)  # square panels side by side: long names wrap
+        ax.set_xlabel(wrap(f"utility of {names.get(a, a)} (0–1)", width), color=colours.get(a, "black"),
+                      fontsize=LABEL_SIZE - 1)
+        ax.set_ylabel(wrap(f"utility of {names.get(b, b)} (0–1)", width), color=colours.get(b, "black"),
+                      fontsize=LABEL_SIZE - 1)
         ax.tick_params(labelsize=LABEL_SIZE - 2)
         ax.grid(color="#EEEEEE", linewidth=0.8)
         ax.set_axisbelow(True)
@@ -148,14 +151,19 @@ def frontier_figure(manifest: Mapping[str, Any], frontier: ArrayLike, reservatio
     side = len(pairs) <= 2
     for k, prop in enumerate(proposals, start=1):
         text = str(prop.get("name") or prop.get("id"))  # the marker is the number
-        refuse = [x for x in prop.get("below_reservation") or [] if x in signatories]
-        if refuse:
-            text += f" — below the reservation value of {', '.join(names.get(x, x) for x in refuse)}"
+        # Those whose yes the deal needs (signatories, and a consent actor such as a guarantor when
+        # the deal touches its issue) and who get less than no deal; files written before the
+        # analysis listed them fall back on the signatories below their reservation value.
+        refuse = prop.get("blocking")
+        if refuse is None:
+            refuse = [x for x in prop.get("below_reservation") or [] if x in signatories]
+        if refuse:  # the caption says what "refused" means
+            text += f" — refused by {', '.join(names.get(x, x) for x in refuse)}"
         seen[wrap(text, 52 if side else 60)] = Line2D([], [], linestyle="none", marker=f"${k}$", markersize=7,
                                                        color="black")
     fig.legend(list(seen.values()), list(seen.keys()), loc="outside right center" if side else "outside lower center",
                frameon=False, ncols=1 if side else (2 if len(seen) > 4 else len(seen)),
-               fontsize=LABEL_SIZE - 3 if len(seen) > 8 else LABEL_SIZE - 2)
+               fontsize=LABEL_SIZE - 2)
     size = analysis.get("pareto_size")
     sub = f"{int(size):,} Pareto-optimal deals" if size is not None else f"{len(util):,} frontier points"
     if analysis.get("exact") is False:

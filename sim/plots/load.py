@@ -30,7 +30,7 @@ class FolderData:
     points: pd.DataFrame | None = None
     sensitivity: dict | None = None
     analysis: dict | None = None
-    run: int | None = None  # the run whose trajectory to draw (None: the first that agreed)
+    run: int | None = None  # the run whose trajectory to draw (None: a typical one)
     source: Path | None = None  # the folder (or sensitivity file) it was read from
 
 
@@ -38,7 +38,8 @@ def read_folder(results_dir: str | Path, sensitivity: str | Path | None = None,
                 run: int | None = None) -> FolderData:
     """Read a results folder, or a sensitivity JSON file by itself, into one `FolderData`.
 
-    sensitivity: a `sensitivity.json` kept elsewhere than in the folder. A folder holding a
+    sensitivity: a `sensitivity.json` kept elsewhere than in the folder; Sobol indices of another
+    scenario than the folder's are refused (`check_same_scenario`). A folder holding a
     sensitivity or analysis but no runs of its own is read with an empty runs table.
     """
     import pandas as pd
@@ -56,13 +57,36 @@ def read_folder(results_dir: str | Path, sensitivity: str | Path | None = None,
             raise UserError(f"--sensitivity: {given} does not exist")
         sens = load_sensitivity(given)
     else:
+        given = root / "sensitivity.json"
         sens = load_sensitivity(root) if root.is_dir() else None
     analysis = load_analysis(root) if root.is_dir() else None
     if not (root / "runs.parquet").is_file() and (sens or analysis) and (root / "manifest.json").is_file():
         manifest, runs, rounds = _read_json(root / "manifest.json"), pd.DataFrame(), None
     else:
         manifest, runs, rounds = load_results(root)
+    if sens is not None:
+        check_same_scenario(manifest, sens, given)
     return FolderData(manifest, runs, rounds, load_points(root), sens, analysis, run, root)
+
+
+def check_same_scenario(manifest: Mapping[str, Any], sensitivity: Mapping[str, Any], path: Path) -> None:
+    """Refuse Sobol indices computed on another scenario than the results folder's (a UserError naming both)."""
+    ours = str((manifest.get("scenario") or {}).get("name") or "")
+    theirs = str(sensitivity.get("scenario") or "")
+    if ours and theirs and ours != theirs:
+        raise UserError(f"--sensitivity: {path} holds Sobol indices of scenario {theirs!r}, but the results are "
+                        f"of scenario {ours!r}; give the sensitivity file of {ours!r} (or none)")
+
+
+def sensitivity_origin(manifest: Mapping[str, Any], sensitivity: Mapping[str, Any]) -> str:
+    """A warning to show with Sobol indices not known to be of the results' scenario, else ""."""
+    ours = str((manifest.get("scenario") or {}).get("name") or "")
+    theirs = str(sensitivity.get("scenario") or "")
+    if theirs and ours and theirs != ours:
+        return f"these Sobol indices are of scenario {theirs!r}, not of {ours!r}"
+    if theirs:
+        return ""
+    return "the sensitivity file does not name its scenario" + (f", so it may not be of {ours!r}" if ours else "")
 
 
 def load_results(results_dir: str | Path) -> tuple[dict, pd.DataFrame, pd.DataFrame | None]:

@@ -1,4 +1,4 @@
-"""How the runs end: outcome counts, each actor's utility, and time to agreement."""
+"""How the runs end: outcome counts, each actor's utility, and the share of runs agreed by each date."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from matplotlib.ticker import MaxNLocator
 from sim.plots.load import actor_ids, actor_names
 from sim.plots.style import (
     FAMILY_COLOUR,
+    FIGSIZE,
     LABEL_SIZE,
     NOTE_COLOUR,
     OUTCOME_COLOUR,
@@ -23,10 +24,16 @@ from sim.plots.style import (
     agreements,
     annotate_barh,
     empty_note,
+    fit_labels,
     new_figure,
+    nice_ceiling,
     suptitle,
     wrap,
 )
+from sim.stats import wilson_interval
+
+#: The most rows of proposals the families panel shows before leaving out those no agreement is near.
+MAX_FAMILY_ROWS = 6
 
 
 def outcome_figure(manifest: Mapping[str, Any], runs: pd.DataFrame) -> Figure:
@@ -60,15 +67,22 @@ def outcome_figure(manifest: Mapping[str, Any], runs: pd.DataFrame) -> Figure:
         fam_counts = nearest.value_counts()
         # Manifest order keeps families in the same place across results folders.
         ids = [*names, *sorted(k for k in fam_counts.index if k not in names)]
+        unused = [k for k in names if not fam_counts.get(k, 0)]
+        if len(ids) > MAX_FAMILY_ROWS and unused:
+            # Many proposals: rows of zeros would squeeze every label past legibility.
+            ids = [k for k in ids if k not in unused]
         fam_values = [int(fam_counts.get(k, 0)) for k in ids]
-        labels = [wrap(names.get(k) or (k if k else "(no proposal)"), 26) for k in ids]
+        labels, size = fit_labels([names.get(k) or (k if k else "(no named proposal close)") for k in ids],
+                                  (FIGSIZE[1] - 1.8) * 72, max_width=30)
         ypos = np.arange(len(ids))
         fam_bars = ax_fam.barh(ypos, fam_values, color=FAMILY_COLOUR, height=0.6, label="agreements")
-        ax_fam.set_yticks(ypos, labels)
+        ax_fam.set_yticks(ypos, labels, fontsize=size)
         ax_fam.invert_yaxis()
         annotate_barh(ax_fam, fam_bars, fam_values, n_agreed)
-        ax_fam.set_xlabel("agreements (count; share of agreements)")
-    ax_fam.set_title("Agreements by nearest named proposal", fontsize=LABEL_SIZE + 1)
+        left_out = [k for k in unused if k not in ids]
+        ax_fam.set_xlabel("agreements (count; share of agreements)" + (
+            f"\nnot shown: {len(left_out)} named proposals\nthat no agreement is near" if left_out else ""))
+    ax_fam.set_title("Agreements by nearest proposal", fontsize=LABEL_SIZE + 1)
     suptitle(fig, f"Outcomes of {total:,} runs", manifest)
     return fig
 
@@ -128,12 +142,13 @@ def utility_figure(manifest: Mapping[str, Any], runs: pd.DataFrame) -> Figure:
                     gid=f"reservation:{a}", zorder=3.5,
                     label=None if marked else "reservation value (median over the same runs)")
             marked = True
-        ax.set_xticks(pos, [wrap(names.get(a, a), 16) for a in actors])
+        ax.set_xticks(pos, [wrap(names.get(a, a), 20) for a in actors])
         ax.set_xlim(0.4, len(actors) + 0.6)
         if marked:
-            # Below the axes: the violins use the full height of the plot.
-            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), frameon=False,
-                      fontsize=LABEL_SIZE - 1)
+            # Below everything: the violins use the full height of the plot, and the actor names
+            # under them may take several lines.
+            fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", frameon=False,
+                       fontsize=LABEL_SIZE - 1)
     ax.set_ylim(-0.03, 1.03)
     ax.set_ylabel("utility of the outcome (0–1)")
     ax.grid(axis="y", color="#DDDDDD", linewidth=0.8)
@@ -158,48 +173,108 @@ def no_deal_curve(runs: pd.DataFrame, max_rounds: int | None = None,
     return k, 1.0 - agreed_by / total
 
 
-def survival_figure(manifest: Mapping[str, Any], runs: pd.DataFrame) -> Figure:
-    """Kaplan–Meier-style curve: share of runs with no agreement yet, by round."""
-    fig, (ax,) = new_figure(1)
-    ax.set_gid("survival")
+def agreement_curve(runs: pd.DataFrame, max_rounds: int | None = None,
+                    outcomes: Sequence[str] = ("agreement",)) -> tuple[np.ndarray, np.ndarray]:
+    """Share of runs that ended in one of `outcomes` in round r or before, r = 0..the last round (rising).
+
+    Round r is held on day r x round_days of the talks (the runs table's `day`), so with a
+    calendar the share at r is the share agreed by that date, as `agreement_by_date` counts it.
+    """
     total = len(runs)
-    if total == 0 or "round" not in runs.columns or "outcome" not in runs.columns:
-        empty_note(ax, "no runs to show")
-    else:
-        k, s = no_deal_curve(runs, manifest.get("max_rounds"))
-        ax.step(k, s, where="post", color=OUTCOME_COLOUR, linewidth=2.2,
-                label=f"no agreement yet ({s[-1]:.0%} of runs never agree)", gid="no_agreement")
-        if (runs["outcome"] == "partial").any():
-            _, sp = no_deal_curve(runs, manifest.get("max_rounds"), outcomes=("agreement", "partial"))
-            # Grey, not blue: blue is an actor's colour in the other figures.
-            ax.step(k, sp, where="post", color=FAMILY_COLOUR, linewidth=1.8, linestyle="--",
-                    label=f"no agreement or partial deal yet ({sp[-1]:.0%} never reach either)", gid="no_partial")
-        half = np.nonzero(s <= 0.5)[0]
-        if half.size and half[0] < k[-1]:
-            at = int(k[half[0]])
-            ax.axvline(at, color="#BBBBBB", linestyle=":", linewidth=1.2)
-            # Text on whichever side of the marker has room.
-            left = at > 0.6 * k[-1]
-            ax.text(at, 0.03, f"half agreed after {at} rounds " if left else f" half agreed after {at} rounds",
-                    ha="right" if left else "left", va="bottom", fontsize=LABEL_SIZE - 2, color=NOTE_COLOUR)
-        ax.set_xlim(0, k[-1])
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=1, frameon=False,
-                  fontsize=LABEL_SIZE - 1)
-    ax.set_ylim(0, 1.0)
+    last = max(int(max_rounds or 0) - 1, int(runs["round"].max()) if total else 0, 0)
+    r = np.arange(last + 1)
+    if total == 0:
+        return r, np.zeros(len(r))
+    done = np.sort(runs.loc[runs["outcome"].isin(list(outcomes)), "round"].to_numpy(int))
+    return r, np.searchsorted(done, r, side="right") / total
+
+
+#: The curves of the time-to-agreement figure: (gid, outcomes counted, panel title).
+_DATE_CURVES = (
+    ("agreed", ("agreement",), "Full agreement (every needed party signs)"),
+    ("signed", ("agreement", "partial"), "Signed: agreement or ceasefire"),
+)
+
+
+def _round_dates(manifest: Mapping[str, Any]) -> tuple[dt.date, float] | None:
+    """(start date, days per round) when the talks have a calendar, else None."""
     as_of, days = manifest.get("as_of"), manifest.get("round_days")
-    if as_of and days and manifest.get("horizon"):
-        # The talks have a calendar: label rounds by the date they end on.
-        start = dt.date.fromisoformat(as_of)
-        ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
-        ax.xaxis.set_major_formatter(
-            lambda v, _: (start + dt.timedelta(days=v * days)).strftime("%d %b\n%Y") if v >= 0 else "")
-        ax.set_xlabel(f"date (a round every {days:g} days from {as_of})")
-    else:
-        ax.set_xlabel("rounds completed")
-    ax.set_ylabel("share of runs with no agreement yet\n(partial, breakdown, no deal: never agree)")
-    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
-    ax.grid(color="#E5E5E5", linewidth=0.8)
-    ax.set_axisbelow(True)
+    if not (as_of and days and manifest.get("horizon")):
+        return None
+    return dt.date.fromisoformat(as_of), float(days)
+
+
+def month_ticks(start: dt.date, days: float, last: float, most: int) -> list[tuple[float, str]]:
+    """(round, month and year) at the first of every n-th month within rounds 0..last, at most `most` of them."""
+    firsts, d = [], start.replace(day=1)
+    while (d - start).days / days <= last:
+        if d >= start:
+            firsts.append(d)
+        d = (d + dt.timedelta(days=32)).replace(day=1)
+    if len(firsts) < 2:  # talks of a few weeks: their first and last day
+        end = start + dt.timedelta(days=last * days)
+        return [(0.0, f"{start:%d %b}\n{start:%Y}"), (last, f"{end:%d %b}\n{end:%Y}")]
+    step = max(1, -(-len(firsts) // most))
+    return [((f - start).days / days, f"{f:%b}\n{f:%Y}") for f in firsts[::step]]
+
+
+def time_to_agreement_figure(manifest: Mapping[str, Any], runs: pd.DataFrame) -> Figure:
+    """Share of runs agreed by each date (a rising curve with its 95% Wilson band), scaled to the data.
+
+    A second panel, with its own scale, shows runs signed by each date (agreement or a ceasefire
+    without settlement) when some runs end in a partial deal: on one axis a rare agreement
+    would be a flat line under a common ceasefire.
+    """
+    total = len(runs)
+    usable = total > 0 and {"round", "outcome"} <= set(runs.columns)
+    curves = [c for c in _DATE_CURVES if c[0] == "agreed" or (usable and (runs["outcome"] == "partial").any())]
+    fig, axes = new_figure(len(curves))
+    calendar = _round_dates(manifest)
+    for ax, (gid, kinds, title) in zip(axes, curves):
+        ax.set_gid(gid)
+        ax.set_title(wrap(title, 52 if len(curves) > 1 else 90), fontsize=LABEL_SIZE + 1)
+        if not usable:
+            empty_note(ax, "no runs to show")
+            continue
+        k, share = agreement_curve(runs, manifest.get("max_rounds"), kinds)
+        hits = np.rint(share * total).astype(int)
+        low, high = wilson_interval(hits, np.full(hits.shape, total))
+        # The last round sits on the right edge: a short stub past it shows the final level.
+        pad = max(0.3, 0.025 * k[-1])
+        x = np.append(k, k[-1] + pad)
+        ax.fill_between(x, np.append(low, low[-1]), np.append(high, high[-1]), step="post", color=OUTCOME_COLOUR,
+                        alpha=0.18, linewidth=0, label="95% Wilson interval", gid=f"{gid}_band")
+        ax.step(x, np.append(share, share[-1]), where="post", linewidth=2.2, label="share of runs by then",
+                color=OUTCOME_COLOUR, gid=gid)
+        ax.set_xlim(0, x[-1])
+        top = nice_ceiling(float(high.max()))
+        ax.set_ylim(0, top)
+        when = (f"by {(calendar[0] + dt.timedelta(days=k[-1] * calendar[1])):%d %b %Y}" if calendar
+                else f"by round {k[-1]}")
+        text = f"{share[-1]:.1%} {when}" if hits[-1] else f"none {when}"
+        if share[-1] <= 0.9 * top:
+            # Above and left of the end of a rising curve there is nothing but the label.
+            ax.annotate(text, xy=(k[-1], share[-1]), xytext=(-4, 6), textcoords="offset points", ha="right",
+                        va="bottom", fontsize=LABEL_SIZE - 1, gid=f"{gid}_end")
+        else:  # no room under the frame's top edge: the top-left corner, where the curve starts low
+            ax.text(0.02, 0.97, text, transform=ax.transAxes, ha="left", va="top", fontsize=LABEL_SIZE - 1,
+                    gid=f"{gid}_end")
+        # Round steps (1, 2, 5), so that every tick reads exactly as a whole percentage.
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 5, 10]))
+        ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+        ax.grid(color="#E5E5E5", linewidth=0.8)
+        ax.set_axisbelow(True)
+        ax.set_ylabel(f"share of runs {'agreed' if gid == 'agreed' else 'signed'} by then")
+        if calendar:
+            start, days = calendar
+            ticks = month_ticks(start, days, k[-1], 7 if len(curves) == 1 else 4)
+            ax.set_xticks([r for r, _ in ticks], [label for _, label in ticks])
+            ax.set_xlabel(f"date (rounds of {days:.3g} days from {start:%d %b %Y})")
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_xlabel("round")
+    if usable:
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False, fontsize=LABEL_SIZE - 1)
     suptitle(fig, f"Time to agreement over {total:,} runs", manifest)
     return fig

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from sim.plots.load import territories
 from sim.plots.style import (
@@ -19,8 +20,25 @@ from sim.plots.style import (
     humanise,
     new_figure,
     suptitle,
+    text_colour_on,
     wrap,
 )
+
+
+def transfer_bins(km: np.ndarray, max_bins: int = 24) -> tuple[np.ndarray, np.ndarray, float]:
+    """(bin centres, agreements per bin, bin width) of the km² transferred, on a round width.
+
+    The width is a round number of km² (at least 1) giving at most `max_bins` bins over the
+    range, so totals that differ by a few km² share one bar instead of each becoming a hairline,
+    and a bar is never narrower than 1/max_bins of the axis.
+    """
+    lo, hi = float(np.min(km)), float(np.max(km))
+    raw = max((hi - lo) / max_bins, 1.0)
+    magnitude = 10 ** np.floor(np.log10(raw))
+    width = float(next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw - 1e-9))
+    index = np.floor((km - lo) / width + 1e-9).astype(int)
+    used, counts = np.unique(index, return_counts=True)
+    return lo + (used + 0.5) * width, counts, width
 
 
 def region_figure(manifest: Mapping[str, Any], runs: pd.DataFrame) -> Figure:
@@ -64,14 +82,19 @@ def region_figure(manifest: Mapping[str, Any], runs: pd.DataFrame) -> Figure:
             for bar, h, b in zip(bars, heights, bottom):
                 if h / nb >= 0.07:  # smaller segments are too thin for a readable label
                     ax_reg.text(bar.get_x() + bar.get_width() / 2, b + h / 2, f"{h / nb:.0%}",
-                                ha="center", va="center", fontsize=LABEL_SIZE - 2, color="white")
+                                ha="center", va="center", fontsize=LABEL_SIZE - 2,
+                                color=text_colour_on(colour[opt]), gid="share_label")
             bottom += heights
-        ax_reg.set_xticks(x, [wrap(r.get("name") or r["id"], 10) for r in regions])
+        ax_reg.set_xticks(x, [wrap(r.get("name") or r["id"], 12) for r in regions],
+                          fontsize=LABEL_SIZE - (2 if len(regions) > 4 else 1))
         ax_reg.set_ylabel("agreements (count)" if n else "runs (count)")
         ax_reg.set_ylim(0, nb * 1.02)
-        ax_reg.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=min(3, len(order)),
-                      frameon=False, fontsize=LABEL_SIZE - 2, title="disposition in the deal" if n else "disposition in the last text",
-                      title_fontsize=LABEL_SIZE - 2)
+        # A figure legend below both panels: under the region axes it would collide with region
+        # names that take two or three lines.
+        handles, labels = ax_reg.get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(5, len(labels)), frameon=False,
+                   fontsize=LABEL_SIZE - 2, title="disposition in the deal" if n else "disposition in the last text",
+                   title_fontsize=LABEL_SIZE - 2)
     ax_reg.set_title("What each region becomes" if n else "Last text on the table (no agreements)",
                      fontsize=LABEL_SIZE + 1)
 
@@ -79,23 +102,25 @@ def region_figure(manifest: Mapping[str, Any], runs: pd.DataFrame) -> Figure:
     if km.size == 0:
         empty_note(ax_km, "no agreements, so nothing transferred" if n == 0 else "no km² data")
     else:
-        values, counts = np.unique(km, return_counts=True)
-        if values.size <= 20:
-            # Few distinct totals (each region moves whole or not at all): one bar per total,
-            # centred on it, reads better than bins that straddle several totals.
-            step = float(np.diff(values).min()) if values.size > 1 else max(abs(values[0]) * 0.2, 1.0)
-            ax_km.bar(values, counts, width=step * 0.7, color=FAMILY_COLOUR, edgecolor="white",
-                      gid="transferred_hist")
-            if values.size <= 8:
-                ax_km.set_xticks(values)
+        centres, counts, width = transfer_bins(km)
+        ax_km.bar(centres, counts, width=width * 0.85, color=FAMILY_COLOUR, edgecolor="white", linewidth=0.5,
+                  gid="transferred_hist")
+        lo, hi = float(km.min()), float(km.max())
+        ax_km.set_xlim(min(lo, centres[0] - width), max(hi, centres[-1] + width))
+        if hi - lo < width:
+            # Every agreement moves about the same land: one bar, said in words rather than left to the eye.
+            ax_km.text(0.5, 0.97, f"every agreement: {lo:,.0f}–{hi:,.0f} km²" if hi - lo >= 0.5
+                       else f"every agreement: {lo:,.0f} km²", transform=ax_km.transAxes, ha="center", va="top",
+                       fontsize=LABEL_SIZE - 1, color="black", gid="transfer_note")
         else:
-            ax_km.hist(km, bins=20, color=FAMILY_COLOUR, edgecolor="white", gid="transferred_hist")
-        # Black, not a hue: every hue here already means an actor or a disposition.
-        ax_km.axvline(float(np.median(km)), color="black", linestyle="--", linewidth=1.4)
-        ax_km.text(0.98, 0.97, f"median {np.median(km):,.0f} km²", transform=ax_km.transAxes,
-                   ha="right", va="top", fontsize=LABEL_SIZE - 1, color="black")
+            # Black, not a hue: every hue here already means an actor or a disposition.
+            ax_km.axvline(float(np.median(km)), color="black", linestyle="--", linewidth=1.4, gid="median")
+            ax_km.text(0.98, 0.97, f"median {np.median(km):,.0f} km²", transform=ax_km.transAxes,
+                       ha="right", va="top", fontsize=LABEL_SIZE - 1, color="black", gid="transfer_note")
+        ax_km.set_ylim(0, max(counts) * 1.15)
         ax_km.set_xlabel("territory transferred (km²)")
         ax_km.set_ylabel("agreements (count)")
+        ax_km.xaxis.set_major_locator(MaxNLocator(nbins=4))
         ax_km.xaxis.set_major_formatter(lambda v, _: f"{v:,.0f}")
     ax_km.set_title("Territory transferred in agreements", fontsize=LABEL_SIZE + 1)
     headline = (f"Regions in the {n:,} agreements" if n

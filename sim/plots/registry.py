@@ -73,8 +73,9 @@ FIGURES: dict[str, FigureEntry] = {entry.name: entry for entry in (
         ("outcome column",),
         lambda d: _drawn_by("outcomes:outcome_figure")(d.manifest, d.runs)),
     FigureEntry(
-        "utilities", "What each actor gets: utility of the outcome per actor, with its reservation value "
-                     "(what no deal is worth to it) marked.",
+        "utilities", "What each actor gets: its utility of the agreed deal in the runs that agreed (of the last "
+                     "text on the table when none did), with its reservation value (what no deal is worth to it) "
+                     "marked.",
         ("utility columns",),
         lambda d: _drawn_by("outcomes:utility_figure")(d.manifest, d.runs)),
     FigureEntry(
@@ -82,11 +83,16 @@ FIGURES: dict[str, FigureEntry] = {entry.name: entry for entry in (
         ("region deals",),
         lambda d: _drawn_by("regions:region_figure")(d.manifest, d.runs)),
     FigureEntry(
-        "time_to_agreement", "How long agreement takes: share of runs still without agreement after each round.",
+        "time_to_agreement", "How long agreement takes: share of all runs agreed by each date, with its 95% "
+                             "Wilson interval (and, when some runs end in a ceasefire without settlement, the "
+                             "share signed by each date, on its own scale).",
         ("outcome column", "round column"),
-        lambda d: _drawn_by("outcomes:survival_figure")(d.manifest, d.runs)),
+        lambda d: _drawn_by("outcomes:time_to_agreement_figure")(d.manifest, d.runs)),
     FigureEntry(
-        "sweep", "Agreement probability across the swept parameters, with 95% Wilson intervals.",
+        "sweep", "Agreement probability across the swept parameters, with 95% Wilson intervals. Runs of "
+                 "parameter points with the same value (or in the same bin of a sampled value) are pooled, "
+                 "and the title says how many points and runs each value pools; two sampled parameters "
+                 "show one marker per point instead.",
         ("outcome column", "sweep points"),
         lambda d: _drawn_by("sweep:sweep_figure")(d.manifest, d.runs, d.points)),
     FigureEntry(
@@ -96,14 +102,18 @@ FIGURES: dict[str, FigureEntry] = {entry.name: entry for entry in (
         lambda d: _drawn_by("sensitivity:sensitivity_figure")(d.manifest, d.sensitivity)),
     FigureEntry(
         "frontier", "The deal space: Pareto-optimal deals projected on pairs of actors, the Nash and "
-                    "Kalai–Smorodinsky bargaining solutions, and the named proposals.",
+                    "Kalai–Smorodinsky bargaining solutions, and the named proposals; a proposal is marked "
+                    "refused by those whose yes it needs (signatories, and a consent actor when it touches "
+                    "that actor's issue) who value it below their reservation value.",
         ("analysis frontier",),
         lambda d: _drawn_by("frontier:frontier_figure")(
             d.manifest, d.analysis["frontier_utilities"], d.analysis.get("reservations") or {}, d.analysis,
             d.analysis.get("actors"))),
     FigureEntry(
         "trajectory", "One run round by round: who holds how much of each region (when the scenario has regions), "
-                      "and each actor's aspiration and reservation value.",
+                      "and each actor's aspiration and reservation value. Unless a run is chosen, a typical "
+                      "one: a run with the most common outcome, ending nearest the median round of such "
+                      "runs; the title names it and says why.",
         ("rounds table",),
         lambda d: _drawn_by("trajectory:trajectory_figure")(d.manifest, d.runs, d.rounds, d.run)),
 )}

@@ -7,13 +7,16 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-from sim.plots.load import actor_ids, actor_names
+from sim.plots.load import actor_ids, actor_names, sensitivity_origin
 from sim.plots.style import (
+    FIGSIZE,
     LABEL_SIZE,
     NOTE_COLOUR,
     OUTCOME_COLOUR,
     empty_note,
+    fit_labels,
     humanise,
     new_grid,
     parameter_label,
@@ -30,6 +33,11 @@ def output_title(key: str, manifest: Mapping[str, Any]) -> str:
         aid = key.removeprefix("utility_")
         return f"Utility of {actor_names(manifest).get(aid, aid)}"
     return humanise(key).capitalize()
+
+
+def _lower_first(text: str) -> str:
+    """`Utility of Russian Federation` -> `utility of Russian Federation` (names keep their capitals)."""
+    return text[:1].lower() + text[1:]
 
 
 def sensitivity_outputs(manifest: Mapping[str, Any], sensitivity: Mapping[str, Any]) -> list[str]:
@@ -73,7 +81,9 @@ def sensitivity_figure(manifest: Mapping[str, Any], sensitivity: Mapping[str, An
             params += [p for p in (data[key].get(kind) or {}) if p not in params]
 
     n_out = max(1, len(outputs))
-    ncols = n_out if n_out <= 3 else (2 if n_out == 4 else 3)
+    # One row while panels stay wide enough for bars: two rows would leave each parameter too
+    # little height for its label.
+    ncols = n_out if n_out <= 5 else 3
     nrows = -(-n_out // ncols)
     fig, axes = new_grid(nrows, ncols, sharex=True, sharey=True)
     if not outputs or not params:
@@ -88,7 +98,7 @@ def sensitivity_figure(manifest: Mapping[str, Any], sensitivity: Mapping[str, An
     h = 0.38
     lowest, highest = 0.0, 1.0
     noisy = noisy_indices(sensitivity)
-    annotate = len(params) <= 6 and n_out <= 6
+    annotate = len(params) <= 6 and ncols <= 3
     for ax, key in zip(axes, outputs):
         ax.set_gid(f"sensitivity:{key}")
         for kind, shift, colour, label in (("first_order", -h / 2, OUTCOME_COLOUR, "first-order index (alone)"),
@@ -113,32 +123,45 @@ def sensitivity_figure(manifest: Mapping[str, Any], sensitivity: Mapping[str, An
             ax.text(0.5, 0.5, "constant over the sample:\nno variance to apportion", transform=ax.transAxes,
                     ha="center", va="center", fontsize=LABEL_SIZE - 1, color=NOTE_COLOUR, gid="constant")
         ax.axvline(0, color="#333333", linewidth=0.8)
-        ax.set_title(output_title(key, manifest), fontsize=LABEL_SIZE + 1)
+        # Panels side by side share the width: a long actor name wraps within its own panel.
+        ax.set_title(wrap(output_title(key, manifest), {1: 80, 2: 40, 3: 28, 4: 20}.get(ncols, 16)),
+                     fontsize=LABEL_SIZE + (1 if ncols < 3 else 0))
         ax.grid(axis="x", color="#E5E5E5", linewidth=0.8)
         ax.set_axisbelow(True)
     ax0 = axes[0]
-    ax0.set_yticks(y, [wrap(parameter_label(p, manifest), 26) for p in params],
-                   fontsize=LABEL_SIZE - (2 if len(params) > 5 else 1))
+    names = [parameter_label(p, manifest) for p in params]
+    ax0.set_yticks(y, fit_labels(names, (FIGSIZE[1] - 2.0) * 72 / nrows)[0], fontsize=LABEL_SIZE - 1)
     ax0.invert_yaxis()
     ax0.set_xlim(min(0.0, lowest) - 0.05, max(1.0, highest) + (0.12 if annotate else 0.05))
+    ax0.xaxis.set_major_locator(MaxNLocator(nbins=3 if ncols > 3 else 5, steps=[1, 2, 2.5, 5, 10]))
     for ax in axes[len(outputs):]:
         ax.set_visible(False)
     for i, ax in enumerate(axes[:len(outputs)]):
         if i >= len(outputs) - ncols:  # the lowest visible panel of each column
-            ax.set_xlabel("Sobol index (share of output variance)", fontsize=LABEL_SIZE - 1)
             ax.xaxis.set_tick_params(labelbottom=True)
+
     handles, labels = ax0.get_legend_handles_labels()
     note = ""
     if noisy:
         what = {"first_order": "first-order", "total": "total", "first>total": "first-order above total",
                 "first_order>1": "first-order above 1", "total>1": "total above 1"}
-        cases = "; ".join(f"{output_title(o, manifest).lower()}, {parameter_label(p, manifest)}: {what[k]} {v:.2f}"
-                          for o, p, k, v in noisy[:3]) + ("; …" if len(noisy) > 3 else "")
+        cases = "; ".join(f"{_lower_first(output_title(o, manifest))}, {parameter_label(p, manifest)}: {what[k]} {v:.2f}"
+                          for o, p, k, v in noisy[:2]) + ("; …" if len(noisy) > 2 else "")
         note = (f"Note: {len(noisy)} estimate{'s' if len(noisy) > 1 else ''} cannot be true ({cases}). "
                 "True indices lie in [0, 1] with first-order ≤ total: read these as sampling noise; "
                 "more evaluations narrow them.")
+    origin = sensitivity_origin(manifest, sensitivity)
+    if origin:
+        note = f"Warning: {origin}." + (f"\n{note}" if note else "")
+    # The legend names the x axis of every panel at once; one label per panel would collide.
+    note = "Sobol index: the share of the output's variance (x axis)" + (f"\n{note}" if note else "")
     fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False, fontsize=LABEL_SIZE - 1,
-               title=wrap(note, 125) if note else None, title_fontsize=LABEL_SIZE - 2)
+               title="\n".join(wrap(line, 125) for line in note.split("\n")), title_fontsize=LABEL_SIZE - 2)
+    # Labels are fitted to the panels' height, known once the layout has been done.
+    fig.canvas.draw()
+    height = ax0.get_window_extent().height * 72 / fig.dpi
+    labels, size = fit_labels(names, height)
+    ax0.set_yticks(y, labels, fontsize=size)
     evals = sensitivity.get("n_evaluations")
     sub = f" from {int(evals):,} model evaluations" if evals else ""
     if sensitivity.get("runs"):

@@ -12,8 +12,10 @@ import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
@@ -99,7 +101,7 @@ def suptitle(fig: Figure, headline: str, manifest: Mapping[str, Any]) -> None:
     sub = sc.get("title") or sc.get("name") or ""
     if sub and sc.get("as_of"):
         sub = f"{sub} (as of {sc['as_of']})"
-    fig.suptitle(headline + (f"\n{sub}" if sub else ""), fontsize=TITLE_SIZE)
+    fig.suptitle(wrap(headline, 96) + (f"\n{wrap(sub, 100)}" if sub else ""), fontsize=TITLE_SIZE)
 
 
 def empty_note(ax, text: str) -> None:
@@ -116,8 +118,39 @@ def humanise(option_id: str) -> str:
 
 
 def wrap(text: str, width: int = 24) -> str:
-    """Text broken into lines of at most `width` characters."""
-    return "\n".join(textwrap.wrap(text, width)) or text
+    """Text broken at spaces into lines of about `width` characters; a word or number is never split."""
+    # A longer word keeps its own line: "Zaporizhzhia" cut into "Zaporizhzh/ia", or "0.325" into
+    # "0.3/25", reads as something else.
+    lines = [textwrap.wrap(line, width, break_long_words=False, break_on_hyphens=False) or [line]
+             for line in str(text).split("\n")]  # line breaks already in the text are kept
+    return "\n".join(part for line in lines for part in line)
+
+
+def fit_labels(labels: Sequence[str], height_pt: float, max_width: int = 40) -> tuple[list[str], float]:
+    """Tick labels of equally spaced rows wrapped (and, if need be, made smaller) to fit, and their font size.
+
+    Each row gets height_pt / len(labels) points; a label gets as many lines as that holds, each
+    at most max_width characters, so labels neither overlap each other nor take the panel's width.
+    """
+    slot = height_pt / max(1, len(labels))
+    longest = max((len(text) for text in labels), default=1)
+    wrapped: list[str] = list(labels)
+    size = LABEL_SIZE - 1
+    # Below LABEL_SIZE - 2 a label is no longer legible where the gallery shows figures.
+    for size in (LABEL_SIZE - 1, LABEL_SIZE - 2):
+        lines = max(1, int(slot * 0.85 // (size * 1.25)))
+        width = max(min(20, max_width), min(max_width, -(-longest // lines) + 4))
+        wrapped = [wrap(text, width) for text in labels]
+        if max((text.count("\n") + 1 for text in wrapped), default=1) <= lines:
+            break
+    return wrapped, size
+
+
+def nice_ceiling(value: float, floor: float = 0.05) -> float:
+    """An upper axis limit for a share: a little above `value`, on a round step, between `floor` and 1."""
+    target = max(float(value) * 1.15, floor)
+    step = 0.02 if target <= 0.1 else 0.05 if target <= 0.5 else 0.1
+    return min(1.0, round(np.ceil(target / step - 1e-9) * step, 10))
 
 
 def agreements(runs: pd.DataFrame) -> pd.DataFrame:
@@ -127,15 +160,29 @@ def agreements(runs: pd.DataFrame) -> pd.DataFrame:
     return runs[runs["outcome"] == "agreement"]
 
 
+def text_colour_on(background: Any) -> str:
+    """Black or white, whichever contrasts more with the background colour (WCAG relative luminance)."""
+    channels = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in to_rgb(background)]
+    lum = 0.2126 * channels[0] + 0.7152 * channels[1] + 0.0722 * channels[2]
+    return "white" if 1.05 / (lum + 0.05) > (lum + 0.05) / 0.05 else "black"
+
+
 def annotate_barh(ax, bars, counts: Sequence[int], total: int) -> None:
-    """Label horizontal bars with count and share, and leave room on the right for the labels."""
+    """Label horizontal bars with count and share: inside a long bar, just past a short one."""
     top = max([0, *counts])
     for bar, n in zip(bars, counts):
         share = n / total if total else 0.0
-        ax.text(bar.get_width() + top * 0.015 + 0.01, bar.get_y() + bar.get_height() / 2,
-                f"{n:,} ({share:.0%})", va="center", ha="left", fontsize=LABEL_SIZE - 1)
-    ax.set_xlim(0, max(top, 1) * 1.3)
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+        y = bar.get_y() + bar.get_height() / 2
+        text = f"{n:,} ({share:.0%})"
+        if top and n >= 0.6 * top:
+            # Past a long bar the label would run off the axes, so it goes inside, in a colour that reads.
+            ax.text(bar.get_width() - top * 0.02, y, text, va="center", ha="right", fontsize=LABEL_SIZE - 1,
+                    color=text_colour_on(bar.get_facecolor()), gid="bar_label")
+        else:
+            ax.text(bar.get_width() + top * 0.02, y, text, va="center", ha="left", fontsize=LABEL_SIZE - 1,
+                    gid="bar_label")
+    ax.set_xlim(0, max(top, 1) * 1.05)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
 
 
@@ -150,7 +197,9 @@ def parameter_label(path: str, manifest: Mapping[str, Any]) -> str:
         if rest[0] == "weights" and len(rest) == 2:
             return f"{who}: weight of {issues.get(rest[1], rest[1])}"
         if rest[0] == "reservation":
-            return f"{who}: reservation value"
+            # reservation.value, reservation.premium, and .mean / .sd / .low / .high of either
+            what = "reservation value" if len(rest) < 2 or rest[1] == "value" else f"reservation {humanise(rest[1])}"
+            return f"{who}: {what}" + (f" ({humanise(rest[2])})" if len(rest) > 2 else "")
         if rest[0] == "values" and len(rest) >= 4 and rest[2] == "options":
             return f"{who}: value of {issues.get(rest[1], rest[1])} = {humanise(rest[3])}"
         if rest[0] == "strategy" and len(rest) >= 2:

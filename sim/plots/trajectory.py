@@ -27,31 +27,54 @@ from sim.plots.style import (
 
 def pick_run(runs: pd.DataFrame, rounds: pd.DataFrame | None = None, run: int | None = None,
              point: int | None = None) -> tuple[int, int]:
-    """(point, run) to show: the given run, else the first run that agreed, else the first run."""
-    if run is not None:
-        ids = runs if rounds is None or rounds.empty else rounds
-        match = ids[ids["run"] == int(run)] if "run" in ids.columns else ids.iloc[0:0]
-        if point is not None and "point" in match.columns:
-            match = match[match["point"] == int(point)]
-        if match.empty:
-            have = ids["run"] if "run" in ids.columns else pd.Series([], dtype=int)
-            span = f"runs {int(have.min())}–{int(have.max())}" if len(have) else "no runs"
-            raise UserError(f"--run: run {run}{'' if point is None else f' of point {point}'} is not in the "
-                            f"results ({span})")
-        row = match.iloc[0]
-        return int(row["point"]) if "point" in match.columns else 0, int(row["run"])
+    """(point, run) to show: the given run, else a typical one (see `typical_run`)."""
+    if run is None:
+        pt, rid, _ = typical_run(runs, rounds, point)
+        return pt, rid
+    ids = runs if rounds is None or rounds.empty else rounds
+    match = ids[ids["run"] == int(run)] if "run" in ids.columns else ids.iloc[0:0]
+    if point is not None and "point" in match.columns:
+        match = match[match["point"] == int(point)]
+    if match.empty:
+        have = ids["run"] if "run" in ids.columns else pd.Series([], dtype=int)
+        span = f"runs {int(have.min())}–{int(have.max())}" if len(have) else "no runs"
+        raise UserError(f"--run: run {run}{'' if point is None else f' of point {point}'} is not in the "
+                        f"results ({span})")
+    row = match.iloc[0]
+    return int(row["point"]) if "point" in match.columns else 0, int(row["run"])
+
+
+def typical_run(runs: pd.DataFrame, rounds: pd.DataFrame | None = None,
+                point: int | None = None) -> tuple[int, int, str]:
+    """(point, run, why): a run whose outcome is the most common one, ending nearest the median round of such runs.
+
+    Only runs whose rounds were recorded can be shown; the outcome and median are those of all
+    runs (of the point, if given). Ties go to the lowest (point, run). `why` says so in words.
+    """
     keys = [c for c in ("point", "run") if c in runs.columns]
-    order = runs.sort_values(keys) if len(runs) and keys else runs
-    if point is not None and "point" in order.columns:
-        order = order[order["point"] == int(point)]
+    every = runs.sort_values(keys, kind="stable") if len(runs) and keys else runs
+    if point is not None and "point" in every.columns:
+        every = every[every["point"] == int(point)]
+    shown = every
     if rounds is not None and not rounds.empty and "run" in keys and set(keys) <= set(rounds.columns):
         # Only runs whose rounds were recorded (an inner merge keeps the left order).
-        order = order.merge(rounds[keys].drop_duplicates(), on=keys, how="inner")
-    if order.empty:
-        return (0 if point is None else int(point)), 0
-    agreed = order[order["outcome"] == "agreement"] if "outcome" in order.columns else order.iloc[0:0]
-    row = (agreed if len(agreed) else order).iloc[0]
-    return int(row.get("point", 0)), int(row["run"])
+        shown = every.merge(rounds[keys].drop_duplicates(), on=keys, how="inner")
+    if shown.empty or "run" not in shown.columns:
+        return (0 if point is None else int(point)), 0, "no run recorded"
+    if "outcome" not in shown.columns or "round" not in shown.columns:
+        row = shown.iloc[0]
+        return int(row.get("point", 0)), int(row["run"]), "the first run recorded"
+    counts = every["outcome"].astype(str).value_counts()
+    # The most common outcome of all runs, unless no run with it was recorded.
+    modal = next(o for o in counts.index if (shown["outcome"] == o).any())
+    peers = every[every["outcome"] == modal]
+    median = float(np.median(peers["round"]))
+    mine = shown[shown["outcome"] == modal]
+    row = mine.iloc[int(np.argmin(np.abs(mine["round"].to_numpy(float) - median)))]
+    # The headline names the outcome; this says why this run of it.
+    common = "the most common outcome" if modal == counts.index[0] else "the most common outcome recorded"
+    why = f"typical: {common} ({counts[modal] / len(every):.0%} of runs), ending nearest their median round ({median:g})"
+    return int(row.get("point", 0)), int(row["run"]), why
 
 
 def run_rounds(rounds: pd.DataFrame, point: int, run: int) -> pd.DataFrame:
@@ -118,7 +141,10 @@ def trajectory_figure(manifest: Mapping[str, Any], runs: pd.DataFrame, rounds: p
         empty_note(ax_pos, "no rounds recorded")
         suptitle(fig, "One run, round by round", manifest)
         return fig
-    pt, rid = pick_run(runs, rounds, run, point)
+    if run is None:
+        pt, rid, why = typical_run(runs, rounds, point)
+    else:
+        (pt, rid), why = pick_run(runs, rounds, run, point), "the run chosen for this figure"
     table = run_rounds(rounds, pt, rid)
     match = runs[(runs["run"] == rid) & ((runs["point"] == pt) if "point" in runs.columns else True)] \
         if "run" in runs.columns else runs.iloc[0:0]
@@ -135,21 +161,27 @@ def trajectory_figure(manifest: Mapping[str, Any], runs: pd.DataFrame, rounds: p
     else:
         x = per_round["round"].to_numpy(int)
         moved = False
+        holders = {holder for _, holder, _ in lines}
+        one = names.get(next(iter(holders)), next(iter(holders))) if len(holders) == 1 else None
         for k, (reg, holder, column) in enumerate(lines):
             colour, style, marker = _REGION_STYLES[k % len(_REGION_STYLES)]
             share = 100 * per_round[column].to_numpy(float)
             moved |= bool(np.ptp(share) > 1e-9) if share.size else False
-            label = f"{region_names.get(reg, reg)}: {names.get(holder, holder)}"
+            # One holder throughout: its name goes on the axis once, not in every legend entry.
+            label = region_names.get(reg, reg) if one else f"{region_names.get(reg, reg)}: {names.get(holder, holder)}"
             ax_front.plot(x, share, color=colour, linestyle=style, marker=marker, markersize=3.5,
                           markevery=max(1, len(x) // 12), linewidth=1.6, label=wrap(label, 24),
                           gid=f"front:{reg}:{holder}")
-        ax_front.set_ylim(-2, 102)  # a region held whole stays visible above the frame
+        # From a round ten below the lowest share, so that small moves show; a region held whole
+        # stays visible under the frame's top.
+        held = 100 * per_round[[column for _, _, column in lines]].to_numpy(float)
+        floor = np.floor(max(0.0, np.nanmin(held) - 5) / 10) * 10 if held.size and np.isfinite(held).any() else 0
+        ax_front.set_ylim(floor - 2 if floor == 0 else floor, 102)
         ax_front.set_xlabel("round")
-        ax_front.set_ylabel("share of the region held (%)")
+        ax_front.set_ylabel(wrap(f"share of the region held by {one} (%)", 40) if one
+                            else "share of the region held (%)")
         ax_front.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax_front.grid(color="#EEEEEE", linewidth=0.8)
-        ax_front.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=min(2, len(lines)),
-                        frameon=False, fontsize=LABEL_SIZE - 2)
         if not moved:
             ax_front.text(0.5, 0.97, "front line unchanged in this run", transform=ax_front.transAxes,
                           ha="center", va="top", fontsize=LABEL_SIZE - 2, color=NOTE_COLOUR)
@@ -160,7 +192,7 @@ def trajectory_figure(manifest: Mapping[str, Any], runs: pd.DataFrame, rounds: p
     names = actor_names(manifest)
     order = [a for a in all_actors if a in set(table["actor"])] + \
         [a for a in pd.unique(table["actor"]) if a not in all_actors]
-    handles = []
+    handles = ax_front.get_legend_handles_labels()[0]
     for a in order:
         mine = table[table["actor"] == a]
         x = mine["round"].to_numpy(int)
@@ -182,8 +214,10 @@ def trajectory_figure(manifest: Mapping[str, Any], runs: pd.DataFrame, rounds: p
     ax_pos.set_ylabel("utility (0–1)")
     ax_pos.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_pos.grid(color="#EEEEEE", linewidth=0.8)
-    ax_pos.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.14),
-                  ncols=min(3, max(2, len(handles) // 2)), frameon=False, fontsize=LABEL_SIZE - 2)
+    # One legend under both panels (regions, then actors, then line styles): two legends under
+    # their own panels run into each other and off the canvas once names are long.
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(4, len(handles)), frameon=False,
+               fontsize=LABEL_SIZE - 2)
     ax_pos.set_title("Aspiration (solid) and reservation value (dashed)", fontsize=LABEL_SIZE + 1)
 
     if end is not None:
@@ -192,10 +226,12 @@ def trajectory_figure(manifest: Mapping[str, Any], runs: pd.DataFrame, rounds: p
                 ax.axvline(end, color="black", linestyle=":", linewidth=1.4, gid="end")
         lo, hi = ax_pos.get_xlim()
         left = end > (lo + hi) / 2  # text on whichever side of the marker has room
-        ax_pos.annotate(ending, xy=(end, 0.985), xycoords=ax_pos.get_xaxis_transform(), xytext=(-5 if left else 5, 0),
-                        textcoords="offset points", ha="right" if left else "left", va="top",
-                        fontsize=LABEL_SIZE - 2, color="black", gid="ending",
-                        bbox={"boxstyle": "round,pad=0.25", "facecolor": "white", "edgecolor": "#BBBBBB"})
-    where = f"run {rid}" + (f" of point {pt}" if "point" in runs.columns and runs["point"].nunique() > 1 else "")
-    suptitle(fig, f"One run round by round ({where}): {ending or 'outcome unknown'}", manifest)
+        # The headline says who ended it; the marker only needs what happened.
+        note = ax_pos.annotate(ending.split(": ")[0], xy=(end, 0.985), xycoords=ax_pos.get_xaxis_transform(),
+                               xytext=(-5 if left else 5, 0), textcoords="offset points", ha="right" if left else "left",
+                               va="top", fontsize=LABEL_SIZE - 2, color="black", gid="ending",
+                               bbox={"boxstyle": "round,pad=0.25", "facecolor": "white", "edgecolor": "#BBBBBB"})
+        note.set_in_layout(False)  # it sits inside the axes; the layout need not make room for it
+    where = f"Run {rid}" + (f" of point {pt}" if "point" in runs.columns and runs["point"].nunique() > 1 else "")
+    suptitle(fig, f"{where} round by round: {ending or 'outcome unknown'}\n({why})", manifest)
     return fig

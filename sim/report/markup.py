@@ -29,10 +29,11 @@ pre { background: #f4f4f4; padding: 10px 12px; overflow-x: auto; white-space: pr
 q { font-style: italic; }
 details { margin: 0.4em 0; }
 summary { cursor: pointer; font-weight: 600; }
+dl.defs dt { font-weight: 600; margin-top: 0.5em; }
+dl.defs dd { margin: 0.1em 0 0 1.4em; }
 .swatch { display: inline-block; width: 0.8em; height: 0.8em; border-radius: 2px; margin-right: 0.35em;
           vertical-align: baseline; }
 """
-
 
 
 def esc(value: Any) -> str:

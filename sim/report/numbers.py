@@ -21,7 +21,7 @@ def key_numbers(manifest: Mapping[str, Any], runs: pd.DataFrame) -> dict:
     import pandas as pd
 
     from sim.plots.style import OUTCOMES
-    from sim.results import agreement_by_date, wilson_interval
+    from sim.results.summary import agreement_by_date, run_payoffs, wilson_interval
 
     n = len(runs)
     outcome = runs["outcome"].astype(str) if "outcome" in runs.columns else pd.Series([], dtype=str)
@@ -38,14 +38,18 @@ def key_numbers(manifest: Mapping[str, Any], runs: pd.DataFrame) -> dict:
             families.append({"id": pid, "name": names.get(pid) or pid or "(no named proposal close)", "count": int(c),
                              "share": c / k})
     utilities = {}
+    is_agreed = (outcome == "agreement").to_numpy() if n else np.zeros(0, dtype=bool)
     for a in actors:
-        col = f"utility_{a}"
+        col, res = f"utility_{a}", f"reservation_{a}"
         if col not in runs.columns:
             continue
+        known = res in runs.columns and n
         utilities[a] = {
             "agreements": float(agreed[col].mean()) if k else None,
-            "all": float(runs[col].mean()) if n else None,
-            "reservation": float(runs[f"reservation_{a}"].mean()) if f"reservation_{a}" in runs.columns and n else None,
+            # `utility_` is the last text on the table even where nobody signed it, so a run
+            # without agreement is valued at the reservation value, as PAYOFF_RULE states.
+            "all": float(run_payoffs(runs[col], runs[res], is_agreed).mean()) if known else None,
+            "reservation": float(runs[res].mean()) if known else None,
         }
     walked = {}
     if "walked_away" in runs.columns and "suspensions" in runs.columns:
@@ -122,15 +126,18 @@ def numbers_html(manifest: Mapping[str, Any], nums: dict, pooled: str) -> str:
             out.append(f"<tr><td>{esc(text)}</td><td class='num'>{pct(d['share'])}</td></tr>")
         out.append("</table>")
     if nums["utilities"]:
+        from sim.results.summary import PAYOFF_RULE
+
         colours = actor_colours(list(nums["utilities"]))
         out.append("<h3>Mean utility per actor (0–1)</h3><table><tr><th>actor</th>"
                    "<th class='num'>in agreements</th><th class='num'>over all runs</th>"
-                   "<th class='num'>reservation value (mean)</th></tr>")
+                   "<th class='num'>reservation value (mean over all runs)</th></tr>")
         for a, u in nums["utilities"].items():
             cells = [f"{u[k]:.3f}" if u[k] is not None else "–" for k in ("agreements", "all", "reservation")]
             out.append(f"<tr><td><span class='swatch' style='background:{esc(colours[a])}'></span>"
                        f"{esc(names.get(a, a))}</td>" + "".join(f"<td class='num'>{c}</td>" for c in cells) + "</tr>")
-        out.append("</table><p class='note'>A run without agreement is worth each actor its reservation value.</p>")
+        out.append(f"</table><p class='note'>In agreements: the mean over the runs that agreed. Over all runs: "
+                   f"{esc(PAYOFF_RULE)}. The sensitivity analysis values runs the same way.</p>")
     return "\n".join(out)
 
 
@@ -156,6 +163,29 @@ def sweep_html(manifest: Mapping[str, Any], points: pd.DataFrame) -> str:
     per = f", {described['runs_per_point']:,} runs per point" if described["runs_per_point"] else ""
     return (f"<p>A {esc(method)} sweep over {points['point'].nunique():,} parameter points{esc(per)}.</p>"
             "<table><tr><th>path</th><th>meaning</th><th>values</th></tr>" + "".join(rows) + "</table>")
+
+
+def sensitivity_source_html(manifest: Mapping[str, Any], sens: Mapping[str, Any], given: Any = None) -> str:
+    """Where the Sobol indices come from (file, scenario, design), with a warning when the scenario is not known."""
+    from sim.plots.load import sensitivity_origin
+
+    where = f"<code>{esc(given)}</code>" if given is not None else "<code>sensitivity.json</code> in this folder"
+    scenario = sens.get("scenario")
+    design = []
+    if sens.get("points"):
+        design.append(f"{int(sens['points']):,} base points")
+    if sens.get("n_evaluations"):
+        design.append(f"{int(sens['n_evaluations']):,} model evaluations")
+    if sens.get("runs"):
+        design.append(f"{int(sens['runs']):,} runs each")
+    if sens.get("seed") is not None:
+        design.append(f"seed {sens['seed']}")
+    text = (f"<p>From {where}" + (f", computed on scenario <code>{esc(scenario)}</code>" if scenario else "")
+            + (f" ({esc(', '.join(design))})" if design else "") + ".</p>")
+    origin = sensitivity_origin(manifest, sens)
+    if origin:
+        text += f"<p class='warn'>Warning: {esc(origin)}.</p>"
+    return text
 
 
 def sensitivity_html(manifest: Mapping[str, Any], sens: Mapping[str, Any]) -> str:

@@ -15,12 +15,14 @@ from typing import Any
 from sim.errors import UserError
 from sim.plots.load import read_folder
 from sim.plots.registry import FIGURES
+from sim.report.definitions import definitions_html
 from sim.report.markup import CSS, esc
 from sim.report.numbers import (
     analysis_html,
     key_numbers,
     numbers_html,
     sensitivity_html,
+    sensitivity_source_html,
     sweep_html,
 )
 from sim.report.scenario import scenario_section
@@ -83,6 +85,8 @@ def build_report(results_dir: str | Path, sensitivity: str | Path | None = None)
     nums = key_numbers(manifest, runs)
     pooled = f", pooled over {points['point'].nunique():,} parameter points" if points is not None else ""
     parts.append("<h2>Key numbers</h2>")
+    parts.append("<p class='note'>Every term and rule behind these numbers is stated under Definitions, below "
+                 "the figures.</p>")
     parts.append(numbers_html(manifest, nums, pooled))
     if points is not None and len(points.columns) > 1:
         parts.append("<h2>Sweep</h2>" + sweep_html(manifest, points))
@@ -95,13 +99,18 @@ def build_report(results_dir: str | Path, sensitivity: str | Path | None = None)
         parts.append("<h2>What drives this answer</h2><pre>"
                      + esc(drivers_text(json.loads(drivers.read_text()))) + "</pre>")
     if data.sensitivity is not None:
-        parts.append("<h2>Sensitivity</h2>" + sensitivity_html(manifest, data.sensitivity))
+        parts.append("<h2>Sensitivity</h2>" + sensitivity_source_html(manifest, data.sensitivity, sensitivity)
+                     + sensitivity_html(manifest, data.sensitivity))
     if data.analysis is not None:
         parts.append("<h2>Deal space</h2>" + analysis_html(manifest, data.analysis))
 
     parts.append("<h2>Figures</h2>")
     for stem, draw in driver.plans_for(data):
         parts.append(figure_html(stem, draw()))
+
+    parts.append("<h2>Definitions</h2>")
+    parts.append(definitions_html(manifest, sweep=points is not None and len(points.columns) > 1,
+                                  sensitivity=data.sensitivity is not None, analysis=data.analysis is not None))
 
     parts.append("<h2>The scenario</h2>")
     parts.append(scenario_html)

@@ -1,4 +1,9 @@
-"""Reading results back: the run summary, agreement by date, per-point rates and the interval used everywhere."""
+"""Reading results back: the run summary, agreement by date, per-point rates, and what a run is worth.
+
+`run_payoffs` is the one definition of an actor's utility of a run (agreed deal, else reservation
+value) that the report and the sensitivity analysis share; `wilson_interval` lives in sim.stats
+(the analysis below this layer uses it too) and is re-exported here for the existing callers.
+"""
 
 from __future__ import annotations
 
@@ -8,25 +13,26 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from sim.stats import wilson_interval
 
-def wilson_interval(successes: ArrayLike, n: ArrayLike, z: float = 1.959964) -> tuple[Any, Any]:
-    """Wilson score interval for binomial proportions (95% by default); (0, 1) where n is 0.
+__all__ = ["PAYOFF_RULE", "agreement_by_date", "agreement_curve_text", "point_rates", "run_payoffs", "show_value",
+           "summarise", "sweep_table", "wilson_interval"]
 
-    Counts given as numbers give a pair of floats; arrays of counts give a pair of arrays.
+
+#: The rule `run_payoffs` applies, in words, for every text that reports a mean utility.
+PAYOFF_RULE = ("a run that ends in a full agreement is worth to each actor its utility of the agreed deal; "
+               "a run that ends any other way (a ceasefire without settlement, a breakdown, talks still open "
+               "or paused at the horizon) is worth its reservation value where the run ended")
+
+
+def run_payoffs(utility: ArrayLike, reservation: ArrayLike, agreed: ArrayLike) -> np.ndarray:
+    """What each run is worth to an actor: the agreed deal's utility, or its reservation value without agreement.
+
+    utility and reservation are the runs table's `utility_<actor>` (the last text on the table,
+    signed or not) and `reservation_<actor>` columns; agreed is `outcome == "agreement"`.
     """
-    k = np.asarray(successes, dtype=float)
-    total = np.asarray(n, dtype=float)
-    # Where n is 0 the formula divides by zero; compute with 1 there, then override with (0, 1).
-    safe = np.where(total > 0, total, 1.0)
-    p = k / safe
-    denom = 1 + z * z / safe
-    centre = (p + z * z / (2 * safe)) / denom
-    half = z * np.sqrt(p * (1 - p) / safe + z * z / (4 * safe * safe)) / denom
-    low = np.where(total > 0, np.maximum(0.0, centre - half), 0.0)
-    high = np.where(total > 0, np.minimum(1.0, centre + half), 1.0)
-    if low.ndim == 0:
-        return float(low), float(high)
-    return low, high
+    return np.where(np.asarray(agreed, dtype=bool), np.asarray(utility, dtype=float),
+                    np.asarray(reservation, dtype=float))
 
 
 def summarise(runs_path: Path, manifest: dict) -> str:
@@ -132,8 +138,6 @@ def point_rates(runs_path: Path, n_points: int) -> tuple[np.ndarray, np.ndarray]
 
 def sweep_table(points, n: np.ndarray, agreed: np.ndarray, manifest: dict, show: int = 10) -> str:
     """Agreement rate with its Wilson 95% CI per point; the top and bottom `show` if there are many."""
-    from sim.results import wilson_interval
-
     total, total_agreed = int(n.sum()), int(agreed.sum())
     lo, hi = wilson_interval(total_agreed, total)
     lines = [f"{total:,} runs of {manifest['scenario']['name']} at {len(points):,} points "
