@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from sim import __version__, analysis, report
-from sim.cli import calibration, insight, job_args, scenario
+from sim.cli import calibration, explore, insight, job_args, scenario
 from sim.cli.args import path_text, seed
 from sim.errors import UserError
 from sim.plots.registry import FORMATS, figures_help
@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     calibration.add_parsers(sub)
     insight.add_parsers(sub)
+    explore.add_parser(sub)
     job_args.add_rerun_parser(sub)
     return parser
 
