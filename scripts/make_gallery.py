@@ -7,8 +7,10 @@ added between rounds (the north front drifts towards beta, war costs mount), so 
 trajectory figure has a front line that moves. Everything goes through the command line, as a
 user would run it:
   1. `negsim run` (600 runs), with the deal-space analysis (`analysis.json`, as `negsim run`
-     writes it) and `negsim sensitivity` over three uncertain numbers (a small design, so some
-     estimates come out noisy, which the figure notes) written into its folder;
+     writes it), `negsim sensitivity` over three uncertain numbers (a small design, so some
+     estimates come out noisy and unconverged, which the figure notes; its sample points give
+     the scenario-discovery figures) and `negsim leverage` of Beta on the guarantees
+     (`leverage.json`) written into its folder;
   2. `negsim sweep` over Beta's reservation value (one parameter), and over Beta's reservation
      value x Alpha's weight of North (two parameters);
 then every figure of the registry (sim.plots.registry.FIGURES) is drawn from the first folder
@@ -91,6 +93,11 @@ def sensitivity(scenario: Path, out: Path) -> None:
         "--points", "64", "--runs", "40", "--seed", str(SEED), "--workers", "1", "--out", str(out))
 
 
+def leverage(scenario: Path, out: Path) -> None:
+    cli("leverage", str(scenario), "--actor", "beta", "--issue", "guarantees", "--runs", "300", "--seed", str(SEED),
+        "--workers", "1", "--out", str(out))
+
+
 def gallery(examples: list[tuple[str, FolderData]]) -> list[tuple[str, Callable[[], Any]]]:
     """(file stem, drawing) of every registered figure: each from the first example folder that supports it.
 
@@ -137,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         cli("run", str(scenario), "--runs", str(RUNS), "--seed", str(SEED), "--out", str(base), "--workers", "1")
         write_analysis(base, json.loads((base / "manifest.json").read_text(encoding="utf-8")))
         sensitivity(scenario, base / "sensitivity.json")
+        leverage(scenario, base)
         sweep1 = sweep(scenario, tmp / "sweep1", [f"{BETA_RES}=0.2:0.6:9"], 80)
         sweep2 = sweep(scenario, tmp / "sweep2", [f"{BETA_RES}=0.25:0.55:4", f"{ALPHA_NORTH}=1:4:4"], 50)
         examples = [("", read_folder(base)), ("", read_folder(sweep1)), ("-2d", read_folder(sweep2))]

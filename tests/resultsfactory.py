@@ -5,8 +5,9 @@ The numbers mirror tests/data/tiny.yaml: two regions (north, south), one policy 
 fixed, known mix unless the caller passes its own list, so tests can count what to expect.
 
 Optional extras, in the formats the other commands write: a sweep (`points.parquet` and the
-manifest's `sweep`), `sensitivity.json` (Sobol indices) and `analysis.json` (deal-space
-benchmarks with the frontier's utilities).
+manifest's `sweep`), `sensitivity.json` (Sobol indices, with intervals, convergence and, if
+asked, the design's sample points), `analysis.json` (deal-space benchmarks with the frontier's
+utilities) and `leverage.json` (an actor's leverage on an issue, as `negsim leverage` writes it).
 """
 
 from __future__ import annotations
@@ -218,18 +219,51 @@ SENSITIVITY_PARAMETERS = ("actors.beta.reservation.value", "actors.alpha.weights
                           "actors.beta.values.guarantees.options.strong")
 
 
-def sensitivity_data(actors: Sequence[str] = tuple(ACTORS), noisy: bool = False) -> dict:
-    """Sobol indices in the format of `sensitivity.json`; noisy=True adds a negative estimate."""
+def sensitivity_data(actors: Sequence[str] = tuple(ACTORS), noisy: bool = False, intervals: bool = True,
+                     samples: bool = False, converged: bool = False) -> dict:
+    """Sobol indices in the format of `sensitivity.json`; noisy=True adds a negative estimate.
+
+    intervals: each index's 95% bootstrap interval (`first_order_ci`, `total_ci`: [low, high],
+    not symmetric about the estimate) and the convergence check, per output and overall
+    (`converged` says which verdict). samples: the design's 128 sample points with their
+    agreement and signing rates (of 50 runs each), agreement falling with Beta's reservation value.
+    """
     params = list(SENSITIVITY_PARAMETERS)
     outputs = {}
     for k, key in enumerate(["agreement_rate", *[f"utility_{a}" for a in actors]]):
         first = {p: round(0.5 / (j + 1) - 0.05 * k, 4) for j, p in enumerate(params)}
         total = {p: round(first[p] + 0.1 + 0.02 * j, 4) for j, p in enumerate(params)}
         outputs[key] = {"first_order": first, "total": total}
+        if intervals:
+            outputs[key]["first_order_ci"] = {p: [round(v - 0.04 - 0.01 * j, 4), round(v + 0.09, 4)]
+                                              for j, (p, v) in enumerate(first.items())}
+            outputs[key]["total_ci"] = {p: [round(v - 0.12, 4), round(v + 0.05 + 0.01 * j, 4)]
+                                        for j, (p, v) in enumerate(total.items())}
+            width = 0.08 if converged else 0.17 + 0.01 * k
+            outputs[key]["convergence"] = {"stable": True, "precise": converged, "converged": converged,
+                                           "max_change": 0.03, "max_width": width}
     if noisy:
         outputs["agreement_rate"]["first_order"][params[-1]] = -0.07
-    return {"parameters": params, "outputs": outputs, "n_evaluations": 5 * 64, "points": 64, "runs": 50,
+    data = {"parameters": params, "outputs": outputs, "n_evaluations": 5 * 64, "points": 64, "runs": 50,
             "method": "sobol"}
+    if intervals:
+        data["bootstrap"] = {"resamples": 1000, "confidence": 0.95, "method": "percentile bootstrap"}
+        data["convergence"] = {"verdict": "converged" if converged else "not converged", "half_points": 32,
+                               "max_ci_width": 0.1, "rule": "converged: every index from the first N/2 base points "
+                                                            "lies within its interval at N and every 95% interval "
+                                                            "is at most 0.1 wide"}
+    if samples:
+        rng = np.random.default_rng(11)
+        x = {p: rng.uniform(*_SAMPLE_RANGES[p], size=128) for p in params}
+        scaled = (x[params[0]] - 0.3) / 0.2
+        agree = rng.binomial(50, np.clip(0.9 - 0.8 * scaled, 0, 1)) / 50
+        data["samples"] = {"design": "A and B", "runs": 50, "inputs": {p: v.tolist() for p, v in x.items()},
+                           "agreement_rate": agree.tolist(), "signed_rate": np.maximum(agree, 0.5).tolist()}
+    return data
+
+
+_SAMPLE_RANGES = {SENSITIVITY_PARAMETERS[0]: (0.3, 0.5), SENSITIVITY_PARAMETERS[1]: (1.0, 3.0),
+                  SENSITIVITY_PARAMETERS[2]: (0.0, 0.4)}
 
 
 def write_sensitivity(folder: Path, **kwargs) -> dict:
@@ -271,7 +305,9 @@ def analysis_data(actors: Sequence[str] = tuple(ACTORS)) -> dict:
         deal = {iid: opts.get(iid, ISSUES[iid]["options"][0]) for iid in ISSUES}
         u = {a: round(_deal_utility(a, deal), 6) for a in actors}
         proposals.append({"id": pid, "name": pname, "utilities": u, "distance_to_frontier": 0.0,
-                          "below_reservation": [a for a in actors if u[a] < res[a]], "blocking": [],
+                          "below_reservation": [a for a in actors if u[a] < res[a]],
+                          # tiny.yaml needs no consent beyond the signatories'.
+                          "blocking": [a for a in sig if u[a] < res[a]],
                           "in_zopa": all(u[a] >= res[a] for a in sig),
                           "pareto_optimal": any(d == deal for d in (deals[i] for i in front))})
     return {
@@ -289,4 +325,59 @@ def write_analysis(folder: Path, **kwargs) -> dict:
     """Write analysis.json (with frontier_utilities, actors, reservations) into a results folder."""
     data = analysis_data(**kwargs)
     (Path(folder) / "analysis.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
+    return data
+
+
+# ---------------------------------------------------------------------------------------------
+# leverage.json
+
+
+def _leverage_cell(rate: float, base: float, runs: int, gained: int, lost: int) -> dict:
+    from sim.insight.leverage import paired_difference_interval
+    from sim.stats import wilson_interval
+
+    hits = round(rate * runs)
+    low, high = wilson_interval(hits, runs)
+    both = round(base * runs) - lost
+    c_low, c_high = paired_difference_interval(both, gained, lost, runs - both - gained - lost)
+    return {"rate": hits / runs, "low": low, "high": high, "change": (gained - lost) / runs,
+            "change_low": c_low, "change_high": c_high, "gained": gained, "lost": lost}
+
+
+def leverage_data(runs: int = 200, scenario: str = "tiny") -> dict:
+    """A leverage result of Beta on security guarantees in the format of `leverage.json`.
+
+    Agreement falls as Beta's weight on the guarantees grows and rises as its position moves
+    towards the others'; signing is always 10 points above agreement. Counts are whole runs.
+    """
+    base_rate = 0.5
+    plan = [("baseline", 0.0, 0, 0), ("weight", 0.5, 30, 2), ("weight", 2.0, 1, 41),
+            ("position", -0.5, 0, 24), ("position", 0.5, 36, 0)]
+    steps = []
+    for kind, step, gained, lost in plan:
+        record: dict = {"kind": kind, "step": step, "overrides": {}}
+        for output, shift in (("agreement", 0.0), ("signed", 0.1)):
+            rate = base_rate + shift + (gained - lost) / runs
+            record[output] = _leverage_cell(rate, base_rate + shift, runs, gained, lost)
+        if kind == "weight":
+            record["weight"] = 2 * step
+            record["share"] = 2 * step / (2 + 2 * step)
+        elif kind == "position":
+            # Towards the others' mean values (none 0.25, strong 1), or hardening to its favourite, none.
+            record["values"] = ({"none": 1 - 0.75 * step, "strong": 0.2 + 0.8 * step} if step > 0
+                                else {"none": 1.0, "strong": 0.2 * (1 + step)})
+        steps.append(record)
+    return {"scenario": scenario, "actor": "beta", "actor_name": ACTORS["beta"], "issue": "guarantees",
+            "issue_name": ISSUES["guarantees"]["name"], "runs": runs, "seed": 4, "sets": [],
+            "outcomes": {"signed": "signed by the horizon (agreement or ceasefire without settlement)",
+                         "agreement": "full agreement by the horizon"},
+            "weight": 2.0, "share": 0.5, "values": {"none": 1.0, "strong": 0.2},
+            "reference": {"none": 0.25, "strong": 1.0}, "favourite": "none", "steps": steps,
+            "method": "test factory"}
+
+
+def write_leverage(folder: Path, **kwargs) -> dict:
+    """Write leverage.json into a folder; return what was written."""
+    data = leverage_data(**kwargs)
+    (Path(folder) / "leverage.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
     return data

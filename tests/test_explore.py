@@ -16,7 +16,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -209,7 +208,7 @@ def test_a_results_folder_filters_by_outcome_and_steps_through_a_run(folder):
     page.run.value = (0, int(longest["run"]))
     page.step.value = len(story) - 1
     assert f'data-key="round">{story[-1].round}<' in page.view.object
-    with pytest.raises(UserError, match="manifest.json"):
+    with pytest.raises(UserError, match="does not exist"):
         ResultsData.open(folder / "nowhere")
 
 
@@ -335,7 +334,6 @@ def _assert_stayed_local(urls: list[str]) -> None:
 def test_moving_a_slider_in_the_browser_changes_the_plotted_and_printed_numbers(browser):
     from playwright.sync_api import expect
 
-    start = time.perf_counter()
     with _explorer(ALASKA, "--runs", "200") as url:
         context = browser.new_context(viewport={"width": 1600, "height": 1100})
         urls = _record(context)
@@ -350,7 +348,12 @@ def test_moving_a_slider_in_the_browser_changes_the_plotted_and_printed_numbers(
         handle.press("End")  # the premium's top, 0.5: Russia holds out for much more
         expect(signed).not_to_have_text(printed[1], timeout=30_000)
         expect(page.locator(".negsim-status")).to_have_attribute("data-state", "ready", timeout=30_000)
-        after = page.evaluate("() => Array.from(Bokeh.documents[0].get_model_by_name('negsim-outcomes').data.share)")
+        # The printed numbers and the plot's data source reach the browser in separate messages.
+        shares = "Array.from(Bokeh.documents[0].get_model_by_name('negsim-outcomes').data.share)"
+        page.wait_for_function(f"before => {{ const now = {shares}; "
+                               "return now.length !== before.length || now.some((x, i) => x !== before[i]); }",
+                               arg=plotted, timeout=30_000)
+        after = page.evaluate(f"() => {shares}")
         assert after != plotted
         labels = page.evaluate("() => Array.from(Bokeh.documents[0].get_model_by_name('negsim-outcomes').data.label)")
         # The bars draw the numbers the page prints.
@@ -359,7 +362,6 @@ def test_moving_a_slider_in_the_browser_changes_the_plotted_and_printed_numbers(
         expect(page.get_by_text(f"--set {PREMIUM}.mean=0.5")).to_be_visible()
         context.close()
     _assert_stayed_local(urls)
-    assert time.perf_counter() - start < 60
 
 
 def test_a_results_folder_in_the_browser_filters_runs_and_steps_through_rounds(browser, folder):

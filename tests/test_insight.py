@@ -376,3 +376,73 @@ def test_cli_handlers(tmp_path, capsys):
         with pytest.raises(SystemExit) as done:
             _parser().parse_args([command, "--help"])
         assert done.value.code == 0 and "usage: negsim " + command in capsys.readouterr().out
+
+
+# --- where the figures and the report find the results ---------------------------------------------
+
+def test_folder_discovery_takes_the_median_level_and_follows_the_files(tmp_path):
+    folder = grid_sweep(tmp_path)  # 20 of 100 points always agree, the rest never: the median is the floor, 0
+    result = figdata.folder_discovery(folder)
+    assert result["threshold"] == 1.0 and result["threshold_rule"] == "above floor"
+    assert result["of_interest"] == 20 and result["tree"] is None  # PRIM only
+    assert result["prim"][0]["coverage"] == 1.0
+    again = figdata.folder_discovery(folder)
+    assert again == result and again is not result  # kept, but handed out as a copy
+    runs = pd.read_parquet(folder / "runs.parquet").assign(outcome="agreement")
+    runs.to_parquet(folder / "runs.parquet", index=False)
+    changed = figdata.folder_discovery(folder)
+    assert changed["threshold_rule"] == "constant" and changed["threshold"] == 1.0
+
+
+def test_leverage_out_writes_leverage_json_where_plot_and_report_find_it(tmp_path, capsys, monkeypatch):
+    from sim.plots.load import read_folder
+
+    common = ["leverage", str(TINY), "--actor", "beta", "--issue", "guarantees", "--runs", "20", "--workers", "1",
+              "--what", "weight", "--weight-factors", "2"]
+    folder = make_results(tmp_path, n_runs=10)  # a results folder of the same scenario, tiny
+    args = _parser().parse_args([*common, "--out", str(folder)])
+    assert args.handler(args) == 0
+    written = json.loads((folder / "leverage.json").read_text())
+    assert [s["kind"] for s in written["steps"]] == ["baseline", "weight"]
+    assert read_folder(folder).leverage == written
+    fresh = tmp_path / "lever"
+    args = _parser().parse_args([*common, "--out", str(fresh)])
+    assert args.handler(args) == 0 and (fresh / "leverage.json").is_file()
+    assert read_folder(fresh).leverage["actor"] == "beta"
+    named = tmp_path / "beta.json"
+    args = _parser().parse_args([*common, "--out", str(named)])
+    assert args.handler(args) == 0 and json.loads(named.read_text())["issue"] == "guarantees"
+    capsys.readouterr()
+
+    def no_work(*a, **k):
+        raise AssertionError("simulated before refusing --out")
+
+    monkeypatch.setattr("sim.insight.leverage.leverage", no_work)
+    other = make_results(tmp_path, n_runs=10, name="other")
+    manifest = json.loads((other / "manifest.json").read_text())
+    manifest["scenario"]["name"] = "alaska_2025"
+    (other / "manifest.json").write_text(json.dumps(manifest))
+    for out, message in ((other, "holds results of scenario 'alaska_2025', not of 'tiny'"),
+                         (tmp_path / "missing" / "deeper", "does not exist"),
+                         (tmp_path / "missing" / "x.json", "does not exist")):
+        args = _parser().parse_args([*common, "--out", str(out)])
+        with pytest.raises(UserError, match=message):
+            args.handler(args)
+    assert not (tmp_path / "missing").exists()
+
+
+def test_discover_defaults_to_the_median_level_the_figures_use(tmp_path, capsys):
+    folder = make_results(tmp_path, n_runs=1200, points=30, sample={"actors.alpha.weights.north": (0.5, 3.0),
+                                                                     "protocol.temperature": (0.0, 0.05)})
+    rates = load_cases(folder)
+    rates = rates.hits["agreement"] / rates.runs
+    out = tmp_path / "found.json"
+    args = _parser().parse_args(["discover", str(folder), "--method", "prim", "--out", str(out)])
+    assert args.handler(args) == 0
+    text = capsys.readouterr().out.splitlines()
+    written = json.loads(out.read_text())
+    assert written["threshold"] == pytest.approx(np.median(rates)) and written["threshold_rule"] == "median"
+    assert text[1] == f"(the level, {100 * np.median(rates):.4g}%, is the median of the points' rates; " \
+                      "--threshold sets another)"
+    figure = figdata.folder_discovery(folder)
+    assert figure["threshold"] == written["threshold"] and figure["prim"] == written["prim"]

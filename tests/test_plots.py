@@ -29,9 +29,11 @@ try:
         ACTORS,
         MAX_ROUNDS,
         analysis_data,
+        leverage_data,
         make_results,
         sensitivity_data,
         write_analysis,
+        write_leverage,
         write_sensitivity,
     )
 except ImportError:  # tests/ on sys.path rather than the project root
@@ -39,9 +41,11 @@ except ImportError:  # tests/ on sys.path rather than the project root
         ACTORS,
         MAX_ROUNDS,
         analysis_data,
+        leverage_data,
         make_results,
         sensitivity_data,
         write_analysis,
+        write_leverage,
         write_sensitivity,
     )
 
@@ -389,7 +393,7 @@ def test_plot_results_writes_the_expected_files(results, fmt):
     keep.parent.mkdir()
     keep.write_text("mine", encoding="utf-8")
     paths = plots.plot_results(results, fmt=fmt)
-    names = _figures_without("sweep points", "sensitivity", "analysis frontier")
+    names = _figures_without(*EXTRAS)
     assert names == ["outcomes", "utilities", "regions", "time_to_agreement", "trajectory"]
     assert paths == [results / "figures" / f"{n}.{fmt}" for n in names]
     for path in paths:
@@ -397,6 +401,10 @@ def test_plot_results_writes_the_expected_files(results, fmt):
     assert keep.read_text(encoding="utf-8") == "mine"
     head = paths[0].read_bytes()[:100]
     assert head.startswith(b"\x89PNG") if fmt == "png" else b"<svg" in paths[0].read_bytes()[:2000]
+
+
+#: What a plain run's folder lacks: the needs of the figures of sweeps, sensitivity, analysis and leverage.
+EXTRAS = ("sweep points", "sensitivity", "analysis frontier", "discovery points", "leverage result")
 
 
 def _figures_without(*needs: str) -> list[str]:
@@ -434,8 +442,7 @@ def test_plot_results_with_zero_agreements_and_empty_rounds(tmp_path):
 def test_plot_results_with_no_runs_at_all(tmp_path):
     folder = make_results(tmp_path, n_runs=0)
     paths = plots.plot_results(folder)
-    assert [p.stem for p in paths] == _figures_without("sweep points", "sensitivity", "analysis frontier",
-                                                       "rounds table")
+    assert [p.stem for p in paths] == _figures_without(*EXTRAS, "rounds table")
 
 
 def test_every_figure_has_titles_and_labels_and_slide_size(loaded):
@@ -823,6 +830,7 @@ def test_plot_results_draws_every_registered_figure_of_a_full_folder(tmp_path, m
     folder = make_results(tmp_path, n_runs=60, sweep={BETA_RES: [0.3, 0.5]})
     write_sensitivity(folder)
     write_analysis(folder)
+    write_leverage(folder)
     runs = pd.read_parquet(folder / "runs.parquet")
     with pytest.raises(UserError, match="--run"):
         plots.plot_results(folder, run=10_000)
@@ -911,7 +919,8 @@ def test_plot_results_takes_a_sensitivity_file_beside_or_alone(tmp_path, monkeyp
     elsewhere = tmp_path / "sobol.json"
     elsewhere.write_text(json.dumps(sensitivity_data()), encoding="utf-8")
     paths = plots.plot_results(folder, sensitivity=elsewhere)
-    assert [p.stem for p in paths] == _figures_without("sweep points", "analysis frontier", "rounds table")
+    assert [p.stem for p in paths] == _figures_without("sweep points", "analysis frontier", "rounds table",
+                                                       "discovery points", "leverage result")
     assert paths[-1].stem == "sensitivity"
     alone = plots.plot_results(elsewhere)
     assert alone == [tmp_path / "figures" / "sensitivity.png"] and drawn[-1] == "sensitivity"
@@ -931,6 +940,7 @@ def _full_folder(tmp_path, long_names=False, **sweep):
     folder = make_results(tmp_path, n_runs=120, **(sweep or {"sweep": {BETA_RES: [0.3, 0.5]}}))
     write_sensitivity(folder)
     write_analysis(folder)
+    write_leverage(folder)
     if long_names:
         path = folder / "manifest.json"
         manifest = json.loads(path.read_text(encoding="utf-8"))
@@ -938,6 +948,9 @@ def _full_folder(tmp_path, long_names=False, **sweep):
             for item in manifest[key]:
                 item["name"] = LONG_NAMES.get(item["id"], item["name"])
         path.write_text(json.dumps(manifest), encoding="utf-8")
+        lever = leverage_data()
+        lever.update(actor_name=LONG_NAMES["beta"], issue_name="Security guarantees (Article 5-like, by the US)")
+        (folder / "leverage.json").write_text(json.dumps(lever), encoding="utf-8")
     return folder
 
 
@@ -1010,6 +1023,7 @@ def test_each_need_is_met_by_a_full_folder_and_by_nothing_in_an_empty_one(tmp_pa
     folder = make_results(tmp_path, n_runs=60, sweep={BETA_RES: [0.3, 0.5]})
     write_sensitivity(folder)
     write_analysis(folder)
+    write_leverage(folder)
     full = read_folder(folder)
     empty = FolderData({}, pd.DataFrame())
     for name, need in NEEDS.items():
@@ -1045,8 +1059,9 @@ def test_the_gallery_is_the_registry_plus_a_second_sweep(tmp_path):
     gallery = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gallery)
     base = make_results(tmp_path, n_runs=20, name="run")
-    write_sensitivity(base)
+    write_sensitivity(base, samples=True)  # as `negsim sensitivity` writes it: discovery comes from its points
     write_analysis(base)
+    write_leverage(base)
     one = make_results(tmp_path, n_runs=20, sweep={BETA_RES: [0.3, 0.5]}, name="sweep1")
     two = make_results(tmp_path, n_runs=40, sweep={BETA_RES: [0.3, 0.5], ALPHA_NORTH: [1, 2]}, name="sweep2")
     examples = [("", read_folder(base)), ("", read_folder(one)), ("-2d", read_folder(two))]
@@ -1067,3 +1082,254 @@ def test_every_name_sim_plots_exports_resolves():
         assert getattr(plots, name) is not None, name
     with pytest.raises(AttributeError):
         plots.no_such_figure  # noqa: B018
+
+
+# ------------------------------------------------------------------------------ scenario discovery
+
+
+def _point_rates(folder):
+    runs = pd.read_parquet(folder / "runs.parquet")
+    return runs.assign(ok=runs["outcome"] == "agreement").groupby("point")["ok"].mean().to_numpy()
+
+
+def _discovery_of(folder):
+    from sim.insight.figdata import folder_discovery
+
+    return folder_discovery(folder)
+
+
+def test_discovery_level_is_the_median_point_and_the_drawn_box_is_the_prim_box(tmp_path):
+    folder = make_results(tmp_path, n_runs=1200, points=60, sample={BETA_RES: (0.3, 0.5), ALPHA_NORTH: (1.0, 4.0)})
+    result = _discovery_of(folder)
+    rates = _point_rates(folder)
+    assert result["threshold"] == pytest.approx(np.median(rates)) and result["threshold_rule"] == "median"
+    assert result["of_interest"] == int((rates >= np.median(rates) - 1e-12).sum())
+    box = result["prim"][0]
+    assert box["restrictions"], "the factory's agreement falls with both inputs: the box restricts something"
+
+    fig = plots.discovery_figure(read_folder(folder).manifest, result)
+    trade, ranges = _ax(fig, "discovery_tradeoff"), _ax(fig, "discovery_ranges")
+    (path,) = [ln for ln in trade.lines if ln.get_gid() == "trajectory"]
+    steps = result["prim_trajectories"][0]
+    assert np.allclose(path.get_xdata(), [100 * s["coverage"] for s in steps])
+    assert np.allclose(path.get_ydata(), [100 * s["density"] for s in steps])
+    (star,) = [ln for ln in trade.lines if ln.get_gid() == "pasted"]
+    assert np.allclose([star.get_xdata()[0], star.get_ydata()[0]], [100 * box["coverage"], 100 * box["density"]])
+    for item in box["restrictions"]:
+        (bar,) = [p for p in ranges.patches if p.get_gid() == f"box1:{item['input']}"]
+        d_lo, d_hi = item["data"]
+        assert bar.get_x() == pytest.approx((item["low"] - d_lo) / (d_hi - d_lo))
+        assert bar.get_x() + bar.get_width() == pytest.approx((item["high"] - d_lo) / (d_hi - d_lo))
+    level = f"{100 * result['threshold']:.3g}%"
+    assert f"at least {level}, the median over the 60 points" in fig._suptitle.get_text().replace("\n", " ")
+
+    limits = {r["input"]: (r["low"], r["high"]) for r in box["restrictions"]}
+    points = pd.read_parquet(folder / "points.parquet")
+    fig = plots.discovery_map_figure(read_folder(folder).manifest, result)
+    ax = _ax(fig, "discovery_map")
+    (marks,) = [c for c in ax.collections if c.get_gid() == "points"]
+    x_name = ax.get_xlabel().replace("\n", " ")
+    xs, ys = (BETA_RES, ALPHA_NORTH) if x_name.startswith("Beta") else (ALPHA_NORTH, BETA_RES)
+    assert np.allclose(marks.get_offsets(), points[[xs, ys]].to_numpy())
+    assert np.allclose(marks.get_array(), 100 * rates)
+    (rect,) = [p for p in ax.patches if p.get_gid() == "box1"]
+    (x0, y0), width, height = rect.get_xy(), rect.get_width(), rect.get_height()
+    x_lim = limits.get(xs, (points[xs].min(), points[xs].max()))
+    y_lim = limits.get(ys, (points[ys].min(), points[ys].max()))
+    # The rectangle is the box, its edges moved off the points on them by at most 2% of the range...
+    for (low, high), (lo, hi), col in (((x0, x0 + width), x_lim, xs), ((y0, y0 + height), y_lim, ys)):
+        pad = 0.02 * (points[col].max() - points[col].min()) + 1e-12
+        assert lo - pad <= low <= lo and hi <= high <= hi + pad
+    # ...and it holds exactly the points inside the box's limits on these two inputs.
+    drawn = ((points[xs] >= x0) & (points[xs] <= x0 + width) & (points[ys] >= y0) & (points[ys] <= y0 + height))
+    inside = points[xs].between(*x_lim) & points[ys].between(*y_lim)
+    assert (drawn == inside).all()
+    assert not _layout_problems(fig)
+
+
+def test_discovery_level_above_a_shared_floor_and_a_constant_rate(tmp_path):
+    from sim.insight.figdata import discovery_threshold
+
+    assert discovery_threshold([0.0, 0.0, 0.0, 0.1, 0.3]) == (0.1, "above floor")
+    assert discovery_threshold([0.2, 0.4, 0.6, 0.8]) == (pytest.approx(0.5), "median")
+    assert discovery_threshold([0.25] * 4) == (0.25, "constant")
+    folder = make_results(tmp_path, n_runs=80, sweep={BETA_RES: [0.3, 0.4, 0.5, 0.6]}, outcomes=["open"])
+    result = _discovery_of(folder)
+    assert result["threshold_rule"] == "constant"
+    manifest = read_folder(folder).manifest
+    for draw in (plots.discovery_figure, plots.discovery_map_figure):
+        fig = draw(manifest, result)
+        assert any("no range of inputs stands out" in t for t in _texts(fig))
+        assert not [p for ax in fig.axes for p in ax.patches if (p.get_gid() or "").startswith("box")]
+        assert not _layout_problems(fig)
+
+
+def test_discovery_of_one_input_shades_the_box_on_the_rate_axis(tmp_path):
+    folder = make_results(tmp_path, n_runs=900, sweep={BETA_RES: [0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6]})
+    result = _discovery_of(folder)
+    fig = plots.discovery_map_figure(read_folder(folder).manifest, result)
+    ax = _ax(fig, "discovery_map")
+    marks = {c.get_gid(): c for c in ax.collections}
+    kept, below = marks["points_of_interest"], marks["points_below"]
+    assert len(kept.get_offsets()) + len(below.get_offsets()) == 9
+    assert np.all(kept.get_offsets()[:, 1] >= 100 * result["threshold"] - 1e-9)
+    assert np.all(below.get_offsets()[:, 1] < 100 * result["threshold"])
+    (span,) = [p for p in ax.patches if p.get_gid() == "box1"]
+    (item,) = result["prim"][0]["restrictions"]
+    assert (span.get_x(), span.get_x() + span.get_width()) == pytest.approx((item["low"], item["high"]))
+    assert not _layout_problems(fig)
+
+
+@pytest.mark.parametrize("design", [
+    {"sweep": {BETA_RES: [0.3, 0.4, 0.5], ALPHA_NORTH: [1, 2, 3, 4]}},
+    {"sample": {BETA_RES: (0.3, 0.5), ALPHA_NORTH: (1.0, 4.0), "protocol.temperature": (0.0, 0.1)}, "points": 60},
+    {"sweep": {"actors.gamma.strategy.kind": ["boulware", "linear", "conceder"], BETA_RES: [0.3, 0.4, 0.5]}},
+    "sensitivity"], ids=["grid", "three sampled", "categorical", "sensitivity design"])
+@pytest.mark.parametrize("long_names", [False, True], ids=["short names", "long names"])
+def test_discovery_figures_keep_their_text_inside_the_canvas_and_apart(tmp_path, design, long_names):
+    if design == "sensitivity":
+        folder = make_results(tmp_path, n_runs=10)
+        write_sensitivity(folder, samples=True)
+    else:
+        folder = make_results(tmp_path, n_runs=900, **design)
+    if long_names:
+        path = folder / "manifest.json"
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        for item in manifest["actors"] + manifest["issues"]:
+            item["name"] = LONG_NAMES.get(item["id"], item["name"])
+        path.write_text(json.dumps(manifest), encoding="utf-8")
+    data = read_folder(folder)
+    plans = dict(driver.plans_for(data))
+    for name in ("discovery", "discovery_map"):
+        assert not _layout_problems(plans[name]()), name
+
+
+def test_discovery_figures_are_planned_for_sweeps_and_sensitivity_designs_only(tmp_path):
+    names = {"discovery", "discovery_map"}
+    run = make_results(tmp_path, n_runs=10, name="run")
+    write_sensitivity(run)  # a file without the design's points
+    assert not names & {n for n, _ in driver.plans_for(read_folder(run))}
+    sweep = make_results(tmp_path, n_runs=40, sweep={BETA_RES: [0.3, 0.5]}, name="sweep")
+    assert names <= {n for n, _ in driver.plans_for(read_folder(sweep))}
+    elsewhere = tmp_path / "sobol.json"
+    elsewhere.write_text(json.dumps(sensitivity_data(samples=True)), encoding="utf-8")
+    data = read_folder(run, sensitivity=elsewhere)
+    assert data.sensitivity_path == elsewhere and names <= {n for n, _ in driver.plans_for(data)}
+    assert names <= {n for n, _ in driver.plans_for(read_folder(elsewhere))}
+
+
+# ------------------------------------------------------------------------------ Sobol intervals
+
+
+def test_sensitivity_error_bars_are_the_json_intervals_and_the_title_gives_the_verdict(tmp_path):
+    data = sensitivity_data()
+    manifest = read_folder(make_results(tmp_path, n_runs=0)).manifest
+    fig = plots.sensitivity_figure(manifest, data)
+    params = data["parameters"]
+    for ax in (a for a in fig.axes if (a.get_gid() or "").startswith("sensitivity:")):
+        key = ax.get_gid().removeprefix("sensitivity:")
+        bars = {p.get_gid(): [] for p in ax.patches}
+        for p in ax.patches:
+            bars[p.get_gid()].append(p)
+        for kind, shift in (("first_order", -0.19), ("total", 0.19)):
+            (lines,) = [c for c in ax.collections if c.get_gid() == f"{kind}_ci"]
+            segments = np.array([seg[:, 0] for seg in lines.get_segments()])
+            assert np.allclose(segments, [data["outputs"][key][f"{kind}_ci"][p] for p in params])
+            heights = [seg[0, 1] for seg in lines.get_segments()]
+            assert heights == pytest.approx([b.get_y() + b.get_height() / 2 for b in bars[kind]])
+    title = fig._suptitle.get_text().replace("\n", " ")
+    assert title.startswith("Sensitivity: Sobol indices per parameter from 320 model evaluations, 50 runs each: "
+                            "not converged")
+    legend = " ".join(_legend_texts(fig))
+    assert "95% bootstrap interval" in legend and "agreement rate: intervals up to 0.17 wide" in legend
+    assert "; and 2 more outputs" in legend  # four outputs not converged: two named, the rest counted
+    assert not _layout_problems(fig)
+    settled = plots.sensitivity_figure(manifest, sensitivity_data(converged=True))
+    assert settled._suptitle.get_text().split("\n")[0].endswith(": converged")
+    assert "Not converged" not in " ".join(_legend_texts(settled))
+    old = plots.sensitivity_figure(manifest, sensitivity_data(intervals=False))
+    assert not [c for ax in old.axes for c in ax.collections if (c.get_gid() or "").endswith("_ci")]
+    assert "converged" not in old._suptitle.get_text()
+
+
+def test_sobol_bounds_read_asymmetric_intervals_and_older_half_widths():
+    block = {"first_order": {"a": 0.3, "b": None}, "first_order_ci": {"a": [0.1, 0.35], "b": [None, None]},
+             "total": {"a": 0.5}, "total_conf": {"a": 0.1}}
+    low, high = plots.sobol_bounds(block, "first_order", ["a", "b"])
+    assert low[0] == 0.1 and high[0] == 0.35 and np.isnan(low[1]) and np.isnan(high[1])
+    low, high = plots.sobol_bounds(block, "total", ["a", "b"])
+    assert (low[0], high[0]) == pytest.approx((0.4, 0.6)) and np.isnan(low[1])
+
+
+# ------------------------------------------------------------------------------ leverage
+
+
+def test_leverage_figure_draws_the_json_rates_changes_and_intervals(tmp_path):
+    data = leverage_data()
+    manifest = read_folder(make_results(tmp_path, n_runs=0)).manifest
+    fig = plots.leverage_figure(manifest, data)
+    for kind, neutral in (("weight", 1.0), ("position", 0.0)):
+        rows = sorted([s for s in data["steps"] if s["kind"] == kind] + [dict(data["steps"][0], step=neutral)],
+                      key=lambda s: s["step"])
+        top, below = _ax(fig, f"leverage:{kind}"), _ax(fig, f"leverage_change:{kind}")
+        for output in ("agreement", "signed"):
+            cells = [s[output] for s in rows]
+            (rate,) = [c for c in top.containers if c.lines[0].get_gid() == f"rate:{output}"]
+            assert np.allclose(rate.lines[0].get_ydata(), [100 * c["rate"] for c in cells])
+            ends = np.array([seg[:, 1] for seg in rate.lines[2][0].get_segments()])
+            assert np.allclose(ends, [(100 * c["low"], 100 * c["high"]) for c in cells])
+            (change,) = [c for c in below.containers if c.lines[0].get_gid() == f"change:{output}"]
+            assert np.allclose(change.lines[0].get_ydata(), [100 * c["change"] for c in cells])
+            ends = np.array([seg[:, 1] for seg in change.lines[2][0].get_segments()])
+            assert np.allclose(ends, [(100 * c["change_low"], 100 * c["change_high"]) for c in cells])
+            (line,) = [ln for ln in top.lines if ln.get_gid() == f"baseline:{output}"]
+            assert np.allclose(line.get_ydata(), 100 * data["steps"][0][output]["rate"])
+        labels = [t.get_text().replace("\n", " ") for t in below.get_xticklabels()]
+        assert labels == (["×0.5 (33%)", "×1 (50%)", "×2 (67%)"] if kind == "weight"
+                          else ["hardens 50%", "as written", "towards 50%"])
+    assert fig._suptitle.get_text().startswith("Leverage of Beta on Security guarantees: the same 200 runs at every step")
+    assert "as written: full agreement 50.0%, signed (agreement or ceasefire) 60.0%" in _legend_texts(fig)
+    assert not _layout_problems(fig)
+    for ax in fig.axes:  # a tick reads as its value (2.5 is not "+2")
+        for value, label in zip(ax.get_yticks(), ax.get_yticklabels()):
+            if ax.get_ylim()[0] <= value <= ax.get_ylim()[1]:
+                assert float(label.get_text().rstrip("%").replace("−", "-")) == pytest.approx(value)
+    only_weight = dict(data, steps=[s for s in data["steps"] if s["kind"] != "position"])
+    fig = plots.leverage_figure(manifest, only_weight)
+    assert [ax.get_gid() for ax in fig.axes] == ["leverage:weight", "leverage_change:weight"]
+    assert not _layout_problems(fig)
+
+
+def test_a_leverage_file_is_drawn_in_its_folder_alone_or_beside_runs_and_refused_from_another_scenario(
+        tmp_path, monkeypatch):
+    drawn = _quick_save(monkeypatch)
+    folder = make_results(tmp_path, n_runs=10, with_rounds=False)
+    write_leverage(folder)
+    assert "leverage" in [p.stem for p in plots.plot_results(folder)]
+    alone = tmp_path / "lever"
+    alone.mkdir()
+    write_leverage(alone)  # no manifest, no runs: the leverage names its scenario, actor and issue
+    assert [p.stem for p in plots.plot_results(alone)] == ["leverage"]
+    assert [p.stem for p in plots.plot_results(alone / "leverage.json")] == ["leverage"]
+    assert read_folder(alone).manifest["actors"] == [{"id": "beta", "name": "Beta"}]
+    with pytest.raises(UserError, match="--run"):
+        plots.plot_results(alone / "leverage.json", run=1)
+    write_leverage(folder, scenario="alaska_2025")
+    drawn.clear()
+    with pytest.raises(UserError, match="'alaska_2025'.*'tiny'"):
+        plots.plot_results(folder)
+    assert not drawn
+    (folder / "leverage.json").write_text(json.dumps({"steps": []}), encoding="utf-8")
+    with pytest.raises(UserError, match="negsim leverage"):
+        plots.plot_results(folder)
+
+
+def test_the_factory_analysis_lists_as_blocking_the_signatories_below_their_reservation_value(tmp_path):
+    data = analysis_data()
+    for prop in data["proposals"]:
+        assert prop["blocking"] == [a for a in prop["below_reservation"] if a in data["signatories"]]
+    maximal = next(p for p in data["proposals"] if p["id"] == "maximal")
+    assert maximal["blocking"] == ["alpha"]
+    manifest = read_folder(make_results(tmp_path, n_runs=0)).manifest
+    fig = plots.frontier_figure(manifest, data["frontier_utilities"], data["reservations"], data)
+    assert "Beta's maximum — refused by Alpha" in [t.replace("\n", " ") for t in _legend_texts(fig)]

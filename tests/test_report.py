@@ -19,9 +19,23 @@ from sim import plots, report
 from sim.errors import UserError
 
 try:
-    from tests.resultsfactory import TINY_YAML, make_results, sensitivity_data, write_analysis, write_sensitivity
+    from tests.resultsfactory import (
+        TINY_YAML,
+        make_results,
+        sensitivity_data,
+        write_analysis,
+        write_leverage,
+        write_sensitivity,
+    )
 except ImportError:  # tests/ on sys.path rather than the project root
-    from resultsfactory import TINY_YAML, make_results, sensitivity_data, write_analysis, write_sensitivity
+    from resultsfactory import (
+        TINY_YAML,
+        make_results,
+        sensitivity_data,
+        write_analysis,
+        write_leverage,
+        write_sensitivity,
+    )
 
 CHROMIUM = Path("/usr/bin/chromium")
 SOURCE_URL = "https://example.org/notes?a=1&b=2"
@@ -54,11 +68,12 @@ def _point_manifest_at(results: Path, scenario: Path, **extra) -> dict:
 
 @pytest.fixture(scope="module")
 def full(tmp_path_factory):
-    """A sweep with sensitivity and analysis, its scenario file present: every figure, one report."""
+    """A sweep with sensitivity, analysis and leverage, its scenario file present: every figure, one report."""
     tmp = tmp_path_factory.mktemp("report")
     folder = make_results(tmp, n_runs=80, seed=3, sweep={"actors.beta.reservation.value": [0.3, 0.5]})
     write_sensitivity(folder, noisy=True)
     write_analysis(folder)
+    write_leverage(folder)
     _point_manifest_at(folder, _scenario_copy(tmp / "scenario"))
     path = report.write_report(folder)
     return folder, path, path.read_text(encoding="utf-8")
@@ -143,7 +158,7 @@ def test_mean_utility_over_all_runs_counts_a_run_without_agreement_at_its_reserv
 def test_report_defines_every_term_it_uses(full):
     folder, _, text = full
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    terms = report.definitions(manifest, sweep=True, sensitivity=True, analysis=True)
+    terms = report.definitions(manifest, sweep=True, sensitivity=True, analysis=True, discovery=True, leverage=True)
     assert "<h2>Definitions</h2>" in text
     for term, meaning in terms:
         assert f"<dt>{html.escape(term, quote=True)}</dt><dd>{html.escape(meaning, quote=True)}</dd>" in text
@@ -152,9 +167,12 @@ def test_report_defines_every_term_it_uses(full):
     assert {"agreement", "partial deal", "agreement rate", "95% Wilson interval", "agreement by a date",
             "median round of agreement", "nearest named proposal", "reservation value", "mean utility in agreements",
             "mean utility over all runs", "pooled", "Sobol first-order index", "Sobol total index",
-            "zone of possible agreement", "refused proposal"} <= names
+            "95% bootstrap interval", "converged", "zone of possible agreement", "refused proposal",
+            "scenario discovery", "point of interest", "PRIM box", "coverage", "density", "support",
+            "p-value of a restriction", "leverage", "weight factor", "position step", "paired change"} <= names
     plain = report.definitions({"max_rounds": 20})
-    assert not {"pooled", "Sobol total index", "zone of possible agreement"} & {term for term, _ in plain}
+    assert not {"pooled", "Sobol total index", "zone of possible agreement", "PRIM box", "paired change",
+                "converged"} & {term for term, _ in plain}
 
 
 def test_report_refuses_sensitivity_of_another_scenario_and_labels_an_unnamed_one(tmp_path, no_figures):
@@ -320,3 +338,105 @@ def test_report_includes_a_sensitivity_file_kept_elsewhere(tmp_path, no_figures)
     assert "<td class='num'>0.250</td><td class='num'>–</td>" in text  # a missing estimate
     with pytest.raises(UserError, match="--sensitivity"):
         report.write_report(folder, sensitivity=tmp_path / "missing.json")
+
+
+# ------------------------------------------------------------------------------ insight sections
+
+
+def _section(text: str, heading: str) -> str:
+    start = text.index(f"<h2>{heading}</h2>")
+    return text[start:text.index("<h2>", start + 4)]
+
+
+def _cells(section: str) -> list[list[str]]:
+    rows = re.findall(r"<tr>(.*?)</tr>", section, flags=re.S)
+    return [[html.unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", r)]
+            for r in rows]
+
+
+def test_report_tables_the_discovery_boxes_of_a_sensitivity_design(tmp_path, no_figures):
+    from sim.insight.figdata import folder_discovery
+    from sim.plots.style import parameter_label
+
+    folder = make_results(tmp_path, n_runs=10)
+    write_sensitivity(folder, samples=True)
+    text = report.build_report(folder)
+    section = _section(text, "Scenario discovery")
+    result = folder_discovery(folder / "sensitivity.json")
+    rates = np.array(sensitivity_data(samples=True)["samples"]["agreement_rate"])
+    assert result["threshold"] == pytest.approx(np.median(rates))
+    assert f"at least {100 * result['threshold']:.3g}%, the median over the 128 points" in section
+    assert f"{result['of_interest']:,} of them are" in section
+    rows = _cells(section)
+    assert rows[0] == ["box", "input", "the box keeps", "sampled", "p-value", "coverage", "density", "support"]
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    expected = []
+    for k, box in enumerate(result["prim"]):
+        for j, item in enumerate(box["restrictions"]):
+            d_lo, d_hi = item["data"]
+            kept = (f"{item['low']:.3g} to {item['high']:.3g}" if d_lo < item["low"] and item["high"] < d_hi
+                    else f"≥ {item['low']:.3g}" if d_lo < item["low"] else f"≤ {item['high']:.3g}")
+            row = [f"{parameter_label(item['input'], manifest)} {item['input']}", kept,
+                   f"{d_lo:.3g} to {d_hi:.3g}", f"{item['p_value']:.2g}"]
+            if j == 0:
+                row = [str(k + 1), *row, f"{box['coverage']:.1%}", f"{box['density']:.1%}",
+                       f"{box['support']:.1%} ({box['points']} points)"]
+            expected.append(row)
+    assert rows[1:] == expected and expected
+    assert "negsim discover" in section and "Definitions" in text and "<dt>PRIM box</dt>" in text
+
+
+def test_report_of_a_sweep_without_a_varying_rate_says_so_and_a_plain_run_has_no_discovery(tmp_path, no_figures):
+    flat = make_results(tmp_path, n_runs=40, sweep={"actors.beta.reservation.value": [0.3, 0.4, 0.5, 0.6]},
+                        outcomes=["open"], name="flat")
+    section = _section(report.build_report(flat), "Scenario discovery")
+    assert "0% at every one of the 4 points" in section and "no range of inputs stands out" in section
+    assert "<table>" not in section
+    plain = report.build_report(make_results(tmp_path, n_runs=10, name="plain"))
+    assert "Scenario discovery" not in plain and "<h2>Leverage</h2>" not in plain
+    assert "<dt>PRIM box</dt>" not in plain and "<dt>paired change</dt>" not in plain
+
+
+def test_report_shows_the_leverage_table(full):
+    folder, _, text = full
+    lever = json.loads((folder / "leverage.json").read_text(encoding="utf-8"))
+    rows = _cells(_section(text, "Leverage"))
+    assert rows[0][:5] == ["step", "weight or values", "full agreement (95% interval)",
+                           "change, points (95% interval)", "runs gained / lost"]
+
+    def rate(c):
+        return f"{c['rate']:.1%} ({c['low']:.1%}–{c['high']:.1%})"
+
+    def change(c):
+        return f"{100 * c['change']:+.1f} ({100 * c['change_low']:+.1f} to {100 * c['change_high']:+.1f})"
+
+    base, *steps = lever["steps"]
+    assert rows[1][0] == "as in the scenario" and rows[1][2:] == [rate(base["agreement"]), "reference", "",
+                                                                  rate(base["signed"]), "reference"]
+    by_label = {r[0]: r for r in rows[2:]}
+    for step in steps:
+        label = (f"weight × {step['step']:g}" if step["kind"] == "weight" else
+                 f"position: hardens {abs(step['step']):.0%}" if step["step"] < 0 else
+                 f"position: {step['step']:.0%} towards the others")
+        a = step["agreement"]
+        assert by_label[label][2:] == [rate(a), change(a), f"{a['gained']} / {a['lost']}", rate(step["signed"]),
+                                       change(step["signed"])]
+    assert [r[0] for r in rows[2:]] == ["weight × 0.5", "weight × 2", "position: hardens 50%",
+                                        "position: 50% towards the others"]
+    assert "<dt>paired change</dt>" in text and '<figure id="fig-leverage">' in text
+
+
+def test_report_gives_sobol_intervals_and_the_convergence_verdict(full):
+    _, _, text = full
+    section = _section(text, "Sensitivity")
+    data = sensitivity_data(noisy=True)
+    rows = _cells(section)
+    assert rows[0] == ["parameter", "first-order", "total", "first-order, 95% interval", "total, 95% interval"]
+    block = data["outputs"]["agreement_rate"]
+    for row in rows[1:]:
+        path = row[0].split()[-1]
+        low, high = block["first_order_ci"][path]
+        t_low, t_high = block["total_ci"][path]
+        assert row[3:] == [f"{low:.2f} to {high:.2f}", f"{t_low:.2f} to {t_high:.2f}"]
+    assert "Convergence (1,000 bootstrap resamples): <b>not converged</b>" in section
+    assert "agreement rate: intervals up to 0.17 wide" in section and "--points" in section

@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plot", help="draw the figures a results folder supports",
                        formatter_class=argparse.RawDescriptionHelpFormatter, description=figures_help())
-    p.add_argument("results", help="a results folder (run or sweep), or a sensitivity JSON file")
+    p.add_argument("results", help="a results folder (run or sweep), or a sensitivity or leverage JSON file")
     p.add_argument("--format", choices=FORMATS, default="png")
     p.add_argument("--out", type=path_text, help="folder for the figures (default RESULTS/figures)")
     p.add_argument("--run", type=seed, metavar="RUN_ID",

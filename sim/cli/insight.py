@@ -1,7 +1,9 @@
 """The insight commands of the CLI (`discover`, `leverage`): argparse in, typed library calls out.
 
 `add_parsers(subparsers)` adds both commands to `negsim`'s sub-command parser; each sets
-`handler` to `handle_discover` or `handle_leverage`, which return the exit code.
+`handler` to `handle_discover` or `handle_leverage`, which return the exit code. `negsim
+leverage --out` takes a JSON file name or a folder; a folder gets `leverage.json`, where
+`negsim plot` and `negsim report` find it (sim.plots.load.load_leverage).
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from pathlib import Path
 from sim.cli.args import positive_int, seed
 from sim.errors import Problem, UserError
 
+#: The file `negsim leverage --out FOLDER` writes, and `negsim plot` / `negsim report` read, in a folder.
+LEVERAGE_FILE = "leverage.json"
+
 
 def _share(text: str) -> float:
     try:
@@ -22,6 +27,10 @@ def _share(text: str) -> float:
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1 (or 0% and 100%), got {text}")
     return value
+
+
+def _share_or_median(text: str) -> float | str:
+    return "median" if text.strip().lower() == "median" else _share(text)
 
 
 def _numbers(text: str) -> tuple[float, ...]:
@@ -45,8 +54,10 @@ def add_parsers(subparsers) -> None:
                     "(skipped with a note without scikit-learn: pip install 'negsim[discover]'). Each box lists the "
                     "restricted inputs' ranges, its coverage, density and support.")
     p.add_argument("results", help="a sweep results folder, or a sensitivity JSON file (or a folder holding one)")
-    p.add_argument("--threshold", type=_share, default=0.5,
-                   help="a point is of interest when at least this share of its runs reach the outcome (default 0.5)")
+    p.add_argument("--threshold", type=_share_or_median, default="median", metavar="SHARE|median",
+                   help="a point is of interest when at least this share of its runs reach the outcome; default "
+                        "median: the median of the points' rates (the next rate above the lowest when more than "
+                        "half the points share the lowest), as the figures and the report use")
     p.add_argument("--output", choices=("agreement", "signed"), default="agreement",
                    help="the outcome: full agreement (default), or signed (agreement or a ceasefire without "
                         "settlement) by the horizon")
@@ -87,7 +98,10 @@ def add_parsers(subparsers) -> None:
     p.add_argument("--output", choices=("agreement", "signed"), default="agreement",
                    help="the outcome shown: full agreement (default) or signed by the horizon (both are in --json)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.add_argument("--out", help="also write the JSON result to this file")
+    p.add_argument("--out", metavar="FILE.json|FOLDER",
+                   help=f"also write the JSON result: to FILE.json, or into FOLDER as {LEVERAGE_FILE} (a results "
+                        "folder of the same scenario, or a new folder), where `negsim plot` and `negsim report` "
+                        "draw it")
     p.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: all cores)")
     p.add_argument("--dask", metavar="ADDRESS", help="run on Dask ('local' or tcp://host:8786)")
     p.set_defaults(handler=handle_leverage)
@@ -104,28 +118,77 @@ def _check_out(args: argparse.Namespace) -> None:
         raise UserError([Problem(args.out, None, "--out", f"its folder {out.parent} does not exist")])
 
 
-def _emit(result: dict, text: str, args: argparse.Namespace) -> None:
+def leverage_target(out: str) -> Path:
+    """Where `negsim leverage --out OUT` writes: OUT itself if it names a .json file, else OUT/leverage.json."""
+    path = Path(out)
+    if path.suffix.lower() == ".json" and not path.is_dir():
+        return path
+    return path / LEVERAGE_FILE
+
+
+def _check_leverage_out(args: argparse.Namespace) -> Path | None:
+    """The file --out names (None without --out), its folder made; refused before any work if it cannot be used."""
+    if not args.out:
+        return None
+    target = leverage_target(args.out)
+    folder = target.parent
+    if target.is_dir():
+        raise UserError([Problem(str(target), None, "--out", "is a folder; give a file name for the JSON")])
+    if not folder.is_dir():
+        if target.name != LEVERAGE_FILE or folder.exists() or not folder.parent.is_dir():
+            raise UserError([Problem(args.out, None, "--out", f"its folder {folder} does not exist")])
+        folder.mkdir()  # a new folder for the result, as `negsim run --out` makes one
+    manifest = folder / "manifest.json"
+    if target.name == LEVERAGE_FILE and manifest.is_file():
+        from sim.scenario import load_scenario
+
+        try:
+            theirs = (json.loads(manifest.read_text(encoding="utf-8")).get("scenario") or {}).get("name")
+        except (OSError, ValueError, AttributeError):
+            theirs = None
+        ours = load_scenario(args.scenario).name
+        if theirs and theirs != ours:
+            raise UserError([Problem(args.out, None, "--out", f"holds results of scenario {theirs!r}, not of "
+                                                              f"{ours!r}; plot and report would refuse its "
+                                                              f"{LEVERAGE_FILE}: give another folder")])
+    return target
+
+
+def _emit(result: dict, text: str, args: argparse.Namespace, target: Path | None = None) -> None:
     from sim.results import atomic_write_bytes
 
     data = json.dumps(result, indent=1, default=str)
-    if args.out:
+    target = target or (Path(args.out) if args.out else None)
+    if target is not None:
         try:
-            atomic_write_bytes(Path(args.out), (data + "\n").encode())
+            atomic_write_bytes(target, (data + "\n").encode())
         except OSError as exc:
             raise UserError([Problem(args.out, None, "--out", f"cannot be written: {exc.strerror or exc}")]) from None
+        if target.name == LEVERAGE_FILE:
+            from sim.results import ResultsFolder
+
+            ResultsFolder(target.parent).own(target.resolve())  # in a results folder, --force may then replace it
     print(data if args.json else text)
 
 
 def handle_discover(args: argparse.Namespace) -> int:
     """`negsim discover`: PRIM boxes and tree leaves where the outcome's probability reaches the threshold."""
     from sim.insight.discovery import discover
+    from sim.insight.figdata import THRESHOLD_RULES, default_threshold
     from sim.insight.text import discovery_text
 
     _check_out(args)
-    result = discover(args.results, threshold=args.threshold, output=args.output, method=args.method, alpha=args.alpha,
+    threshold, rule = (default_threshold(args.results, args.output) if args.threshold == "median"
+                       else (args.threshold, None))
+    result = discover(args.results, threshold=threshold, output=args.output, method=args.method, alpha=args.alpha,
                       min_support=args.min_support, min_density=args.min_density, max_boxes=args.boxes,
                       max_depth=args.depth)
-    _emit(result, discovery_text(result), args)
+    text = discovery_text(result)
+    if rule is not None:
+        result["threshold_rule"] = rule
+        head, _, rest = text.partition("\n")
+        text = f"{head}\n(the level, {100 * threshold:.4g}%, is {THRESHOLD_RULES[rule]}; --threshold sets another)\n{rest}"
+    _emit(result, text, args)
     return 0
 
 
@@ -135,7 +198,7 @@ def handle_leverage(args: argparse.Namespace) -> int:
     from sim.insight.text import leverage_text
     from sim.jobs.executors import ExecutorSpec
 
-    _check_out(args)
+    target = _check_leverage_out(args)
     weight = args.weight_factors if args.weight_factors is not None else WEIGHT_FACTORS
     position = args.position_steps if args.position_steps is not None else POSITION_STEPS
     if args.what == "weight":
@@ -146,5 +209,5 @@ def handle_leverage(args: argparse.Namespace) -> int:
     executor.check()
     result = leverage(args.scenario, args.actor, args.issue, runs=args.runs, seed=args.seed, sets=args.set or (),
                       weight_factors=weight, position_steps=position, executor=executor)
-    _emit(result, leverage_text(result, args.output), args)
+    _emit(result, leverage_text(result, args.output), args, target)
     return 0

@@ -7,13 +7,13 @@ one run at a time with a Parquet filter, so a folder of thousands of runs opens 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from sim.errors import UserError
+from sim.plots.load import load_results
 
 MAX_LISTED = 1000  # runs offered in the picker at once; the rest are reached by their id
 
@@ -45,16 +45,8 @@ class ResultsData:
     def open(cls, folder: str | Path) -> ResultsData:
         """Read a folder's manifest and runs; UserError naming the file if either is missing or damaged."""
         root = Path(folder)
-        manifest_path, runs_path = root / "manifest.json", root / "runs.parquet"
-        if not manifest_path.is_file():
-            raise UserError(f"{manifest_path}: missing; is {root} a results folder written by `negsim run`?")
-        if not runs_path.is_file():
-            raise UserError(f"{runs_path}: missing; the run may have failed before writing any results")
-        try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-            runs = pd.read_parquet(runs_path)
-        except Exception as exc:  # noqa: BLE001 - JSON, Unicode and several pyarrow errors all mean "unreadable"
-            raise UserError(f"{root}: cannot read the folder ({type(exc).__name__}: {exc})") from None
+        # Rounds are read one run at a time (run_rounds), never the whole table.
+        manifest, runs, _ = load_results(root, with_rounds=False)
         if not isinstance(manifest, dict) or not {"run", "outcome", "round"} <= set(runs.columns):
             raise UserError(f"{root}: not a results folder of `negsim run` (manifest or runs table malformed)")
         if "point" not in runs.columns:

@@ -1,5 +1,7 @@
 """The numbers each insight figure draws, from the JSON-ready results (so a figure is a few lines of matplotlib).
 
+- folder_discovery: the scenario discovery a results folder's figures and report show, at the
+  default level (discovery_threshold: the median point's rate);
 - discovery_tradeoff: PRIM's peeling trajectory as a coverage-density curve (Bryant & Lempert 2010);
 - discovery_limits: a box's range on each restricted input, scaled to that input's data range;
 - discovery_scatter: the points on two inputs, their probability and whether they reach the
@@ -11,7 +13,72 @@ Every array is a numpy array; missing numbers are NaN.
 
 from __future__ import annotations
 
+import copy
+import functools
+from pathlib import Path
+
 import numpy as np
+
+#: How the default level of interest was chosen (see discovery_threshold), in words.
+THRESHOLD_RULES = {
+    "median": "the median of the points' rates",
+    "above floor": "the lowest rate above the one more than half the points share",
+    "constant": "the rate every point has, so no range of inputs stands out",
+}
+
+
+def discovery_threshold(rates) -> tuple[float, str]:
+    """The default level of interest for scenario discovery over points with these rates, and its rule's key.
+
+    The median rate, so that the boxes describe the more favourable half of the design, whatever
+    the outcome's overall level (a fixed 50% finds nothing where agreement is rare). When more
+    than half the points share the lowest rate the median is that floor, and every point would
+    reach it: the level is then the next rate above it. When every rate is the same there is
+    nothing to tell apart: the level is that rate ("constant").
+    """
+    r = np.asarray(rates, dtype=float)
+    r = r[np.isfinite(r)]
+    if r.size == 0 or float(r.max() - r.min()) < 1e-12:
+        return (float(r[0]) if r.size else 0.0), "constant"
+    median, floor = float(np.median(r)), float(r.min())
+    if median > floor + 1e-12:
+        return median, "median"
+    return float(r[r > floor + 1e-12].min()), "above floor"
+
+
+def default_threshold(path: str | Path, output: str = "agreement") -> tuple[float, str]:
+    """discovery_threshold over the points of a sweep folder or sensitivity design (those with finished runs)."""
+    from sim.insight.discovery import load_cases
+
+    cases = load_cases(path)
+    done = cases.runs > 0
+    hits = cases.hits.get(output)
+    return discovery_threshold(hits[done] / cases.runs[done] if hits is not None else np.zeros(0))
+
+
+def folder_discovery(path: str | Path, output: str = "agreement") -> dict:
+    """PRIM boxes of a sweep folder or a sensitivity design at the default level; the JSON-ready result.
+
+    As `negsim discover PATH --threshold LEVEL --method prim` gives it, LEVEL from
+    discovery_threshold, plus `threshold_rule` (a key of THRESHOLD_RULES). The result is kept
+    while the files it was computed from are unchanged, so the figures and the report of one
+    folder compute it once.
+    """
+    root = Path(path)
+    files = [root / name for name in ("points.parquet", "runs.parquet", "sensitivity.json")] if root.is_dir() \
+        else [root]
+    stamp = tuple((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in files if f.is_file())
+    return copy.deepcopy(_folder_discovery(str(root.resolve()), output, stamp))
+
+
+@functools.lru_cache(maxsize=4)
+def _folder_discovery(path: str, output: str, stamp: tuple) -> dict:
+    from sim.insight.discovery import discover
+
+    threshold, rule = default_threshold(path, output)
+    result = discover(path, threshold=threshold, output=output, method="prim")
+    result["threshold_rule"] = rule
+    return result
 
 
 def _boxes(result: dict, source: str) -> list[dict]:
@@ -38,26 +105,44 @@ def discovery_tradeoff(result: dict, box: int = 0) -> dict:
 def discovery_limits(result: dict, source: str = "prim", box: int = 0) -> dict:
     """Per restricted input of a box: its range scaled to [0, 1] over the input's data range, and labels.
 
-    Categorical inputs have NaN scaled limits and list their kept values in `labels`.
+    `labels` says what the box keeps ("0.3 to 0.6", "≥ 0.5", "≤ 0.4", "one of a, b") and `sampled`
+    what the data hold ("0.2 to 0.9", "3 values"). Categorical inputs have NaN scaled limits.
+    `segments` gives, per input, the stretches of [0, 1] the box keeps: one for a numeric input,
+    one per kept value of a categorical one (value k of K at [k/K, (k+1)/K], in the data's order).
     """
     chosen = _boxes(result, source)[box]
-    names, low, high, labels, p = [], [], [], [], []
+    names, low, high, labels, sampled, p, segments = [], [], [], [], [], [], []
     for item in chosen["restrictions"]:
         names.append(item["input"])
         p.append(item.get("p_value", np.nan))
         if "values" in item:
             low.append(np.nan)
             high.append(np.nan)
-            labels.append(", ".join(str(v) for v in item["values"]))
+            labels.append("one of " + ", ".join(str(v) for v in item["values"]))
+            sampled.append(f"{len(item['data'])} values")
+            everything = [str(v) for v in item["data"]]
+            k = max(1, len(everything))
+            segments.append([(everything.index(str(v)) / k, (everything.index(str(v)) + 1) / k)
+                             for v in item["values"]])
             continue
         d_lo, d_hi = item["data"]
         span = (d_hi - d_lo) or 1.0
         low.append((item["low"] - d_lo) / span)
         high.append((item["high"] - d_lo) / span)
-        labels.append(f"{item['low']:.4g} to {item['high']:.4g}")
+        segments.append([(low[-1], high[-1])])
+        # A limit at the edge of the data restricts nothing on that side.
+        above, below = item["low"] > d_lo, item["high"] < d_hi
+        labels.append(f"{_short(item['low'])} to {_short(item['high'])}" if above and below
+                      else f"≥ {_short(item['low'])}" if above else f"≤ {_short(item['high'])}")
+        sampled.append(f"{_short(d_lo)} to {_short(d_hi)}")
     return {"inputs": names, "low": np.array(low, dtype=float), "high": np.array(high, dtype=float),
-            "labels": labels, "p_value": np.array(p, dtype=float), "coverage": chosen["coverage"],
+            "labels": labels, "sampled": sampled, "segments": segments, "p_value": np.array(p, dtype=float),
+            "coverage": chosen["coverage"],
             "density": chosen["density"], "support": chosen["support"]}
+
+
+def _short(v: float) -> str:
+    return f"{v:.3g}"
 
 
 def _axis(values: list) -> tuple[np.ndarray, list | None]:

@@ -16,7 +16,8 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "load": ("FolderData", "actor_ids", "actor_names", "check_same_scenario", "load_analysis", "load_points",
+    "load": ("FolderData", "actor_ids", "actor_names", "check_same_leverage_scenario", "check_same_scenario",
+             "discovery_source", "is_leverage", "leverage_manifest", "load_analysis", "load_leverage", "load_points",
              "load_results", "load_sensitivity", "read_folder", "sensitivity_origin", "territories"),
     "registry": ("FIGURES", "FORMATS", "NEEDS", "FigureEntry", "Need"),
     "driver": ("figure_plans", "own_files", "plans_for", "plot_results", "save_figure"),
@@ -26,7 +27,11 @@ _EXPORTS = {
     "regions": ("region_figure", "transfer_bins"),
     "sweep": ("agreement_by_parameter", "agreement_by_point", "agreement_grid", "rate_limits", "sweep_description",
               "sweep_figure", "swept_parameters"),
-    "sensitivity": ("noisy_indices", "output_title", "sensitivity_figure", "sensitivity_outputs", "sobol_value"),
+    "sensitivity": ("convergence_text", "noisy_indices", "output_title", "sensitivity_figure", "sensitivity_outputs",
+                    "sobol_bounds", "sobol_value"),
+    "discovery": ("BOX_COLOURS", "box_summary", "design_text", "discovery_figure", "discovery_map_figure",
+                  "level_text", "outcome_words"),
+    "leverage": ("leverage_figure", "step_labels"),
     "frontier": ("frontier_figure", "frontier_pairs"),
     "trajectory": ("front_lines", "pick_run", "run_rounds", "trajectory_figure", "typical_run"),
 }

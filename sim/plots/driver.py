@@ -78,6 +78,7 @@ def own_files(root: Path, paths: list[Path]) -> None:
     from sim.results import ResultsFolder
 
     if root.is_dir():
-        inside = [p for p in paths if p.resolve().is_relative_to(root.resolve())]
+        # Absolute, so that the ledger records them relative to the folder whatever the working directory.
+        inside = [p.resolve() for p in paths if p.resolve().is_relative_to(root.resolve())]
         if inside:
             ResultsFolder(root).own(*inside)

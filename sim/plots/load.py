@@ -31,7 +31,24 @@ class FolderData:
     sensitivity: dict | None = None
     analysis: dict | None = None
     run: int | None = None  # the run whose trajectory to draw (None: a typical one)
-    source: Path | None = None  # the folder (or sensitivity file) it was read from
+    source: Path | None = None  # the folder (or sensitivity or leverage file) it was read from
+    leverage: dict | None = None  # an actor's leverage on an issue (`negsim leverage --out`)
+    sensitivity_path: Path | None = None  # the file the Sobol indices (and their design's points) came from
+
+
+def discovery_source(data: FolderData) -> Path | None:
+    """What scenario discovery reads for this data: the sweep folder, else the sensitivity design's file; or None.
+
+    A sweep needs finished runs with their point; a sensitivity file needs the design's sample
+    points (`samples`, which files written before scenario discovery lack).
+    """
+    if (data.points is not None and len(data.points.columns) > 1 and len(data.runs)
+            and {"point", "outcome"} <= set(data.runs.columns) and data.source is not None):
+        return data.source
+    samples = (data.sensitivity or {}).get("samples")
+    if isinstance(samples, Mapping) and samples.get("inputs") and data.sensitivity_path is not None:
+        return data.sensitivity_path
+    return None
 
 
 def read_folder(results_dir: str | Path, sensitivity: str | Path | None = None,
@@ -39,18 +56,24 @@ def read_folder(results_dir: str | Path, sensitivity: str | Path | None = None,
     """Read a results folder, or a sensitivity JSON file by itself, into one `FolderData`.
 
     sensitivity: a `sensitivity.json` kept elsewhere than in the folder; Sobol indices of another
-    scenario than the folder's are refused (`check_same_scenario`). A folder holding a
-    sensitivity or analysis but no runs of its own is read with an empty runs table.
+    scenario than the folder's are refused (`check_same_scenario`), and so is a `leverage.json`
+    of another scenario. A folder holding a sensitivity, analysis or leverage result but no runs
+    of its own is read with an empty runs table (a leverage result alone names its scenario,
+    actor and issue in place of a manifest).
     """
     import pandas as pd
 
     root = Path(results_dir)
     if root.is_file() and root.suffix == ".json":
+        if is_leverage(content := _read_json(root)):
+            if run is not None:
+                raise UserError(f"--run: {root} is a leverage file; it has no runs")
+            return FolderData(leverage_manifest(content), pd.DataFrame(), source=root, leverage=content)
         alone = load_sensitivity(root)
         if run is not None:
             raise UserError(f"--run: {root} is a sensitivity file; it has no runs")
         return FolderData({"scenario": {"name": alone.get("scenario") or ""}}, pd.DataFrame(), sensitivity=alone,
-                          source=root)
+                          source=root, sensitivity_path=root)
     if sensitivity is not None:
         given = Path(sensitivity)
         if not given.exists():
@@ -60,22 +83,40 @@ def read_folder(results_dir: str | Path, sensitivity: str | Path | None = None,
         given = root / "sensitivity.json"
         sens = load_sensitivity(root) if root.is_dir() else None
     analysis = load_analysis(root) if root.is_dir() else None
-    if not (root / "runs.parquet").is_file() and (sens or analysis) and (root / "manifest.json").is_file():
+    lever = load_leverage(root) if root.is_dir() else None
+    no_runs = not (root / "runs.parquet").is_file() and (sens or analysis or lever)
+    if no_runs and (root / "manifest.json").is_file():
         manifest, runs, rounds = _read_json(root / "manifest.json"), pd.DataFrame(), None
+    elif no_runs and lever is not None and not (sens or analysis):
+        manifest, runs, rounds = leverage_manifest(lever), pd.DataFrame(), None
     else:
         manifest, runs, rounds = load_results(root)
     if sens is not None:
         check_same_scenario(manifest, sens, given)
-    return FolderData(manifest, runs, rounds, load_points(root), sens, analysis, run, root)
+    if lever is not None:
+        check_same_leverage_scenario(manifest, lever, root / "leverage.json")
+    return FolderData(manifest, runs, rounds, load_points(root), sens, analysis, run, root, lever,
+                      given if sens is not None else None)
 
 
 def check_same_scenario(manifest: Mapping[str, Any], sensitivity: Mapping[str, Any], path: Path) -> None:
     """Refuse Sobol indices computed on another scenario than the results folder's (a UserError naming both)."""
-    ours = str((manifest.get("scenario") or {}).get("name") or "")
-    theirs = str(sensitivity.get("scenario") or "")
+    ours, theirs = _scenario_names(manifest, sensitivity)
     if ours and theirs and ours != theirs:
         raise UserError(f"--sensitivity: {path} holds Sobol indices of scenario {theirs!r}, but the results are "
                         f"of scenario {ours!r}; give the sensitivity file of {ours!r} (or none)")
+
+
+def check_same_leverage_scenario(manifest: Mapping[str, Any], leverage: Mapping[str, Any], path: Path) -> None:
+    """Refuse a leverage result of another scenario than the results folder's (a UserError naming both)."""
+    ours, theirs = _scenario_names(manifest, leverage)
+    if ours and theirs and ours != theirs:
+        raise UserError(f"{path}: holds the leverage of an actor in scenario {theirs!r}, but the results are of "
+                        f"scenario {ours!r}; write `negsim leverage --out` for {theirs!r} into another folder")
+
+
+def _scenario_names(manifest: Mapping[str, Any], other: Mapping[str, Any]) -> tuple[str, str]:
+    return str((manifest.get("scenario") or {}).get("name") or ""), str(other.get("scenario") or "")
 
 
 def sensitivity_origin(manifest: Mapping[str, Any], sensitivity: Mapping[str, Any]) -> str:
@@ -89,8 +130,8 @@ def sensitivity_origin(manifest: Mapping[str, Any], sensitivity: Mapping[str, An
     return "the sensitivity file does not name its scenario" + (f", so it may not be of {ours!r}" if ours else "")
 
 
-def load_results(results_dir: str | Path) -> tuple[dict, pd.DataFrame, pd.DataFrame | None]:
-    """Read manifest, runs and (if present) rounds from a results folder."""
+def load_results(results_dir: str | Path, with_rounds: bool = True) -> tuple[dict, pd.DataFrame, pd.DataFrame | None]:
+    """Read manifest, runs and (if present and wanted) rounds from a results folder."""
     root = Path(results_dir)
     if not root.is_dir():
         raise UserError(f"results folder {root} does not exist (expected the folder written by `negsim run`)")
@@ -108,7 +149,7 @@ def load_results(results_dir: str | Path) -> tuple[dict, pd.DataFrame, pd.DataFr
         raise UserError(f"{manifest_path}: expected a JSON object at the top level")
     runs = _read_parquet(runs_path)
     rounds_path = root / "rounds.parquet"
-    rounds = _read_parquet(rounds_path) if rounds_path.is_file() else None
+    rounds = _read_parquet(rounds_path) if with_rounds and rounds_path.is_file() else None
     return manifest, runs, rounds
 
 
@@ -134,6 +175,31 @@ def load_sensitivity(path: str | Path) -> dict | None:
     if not isinstance(data, dict) or not isinstance(data.get("outputs"), dict):
         raise UserError(f"{path}: expected a JSON object with `outputs` (Sobol indices per output)")
     return data
+
+
+def is_leverage(data: Any) -> bool:
+    """Whether parsed JSON is a leverage result of `negsim leverage` (an actor, an issue and its steps)."""
+    return isinstance(data, dict) and isinstance(data.get("steps"), list) and "actor" in data and "issue" in data
+
+
+def load_leverage(path: str | Path) -> dict | None:
+    """An actor's leverage on an issue (`leverage.json`: a file, or a folder holding one); None if absent."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "leverage.json"
+    if not path.is_file():
+        return None
+    data = _read_json(path)
+    if not is_leverage(data):
+        raise UserError(f"{path}: expected the JSON of `negsim leverage --out` (with `actor`, `issue` and `steps`)")
+    return data
+
+
+def leverage_manifest(leverage: Mapping[str, Any]) -> dict:
+    """The little a leverage result says of its scenario, in place of a manifest: its name, the actor and the issue."""
+    return {"scenario": {"name": str(leverage.get("scenario") or "")},
+            "actors": [{"id": leverage["actor"], "name": leverage.get("actor_name") or leverage["actor"]}],
+            "issues": [{"id": leverage["issue"], "name": leverage.get("issue_name") or leverage["issue"]}]}
 
 
 def load_analysis(results_dir: str | Path) -> dict | None:

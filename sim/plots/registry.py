@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sim.plots.load import FolderData, territories
+from sim.plots.load import FolderData, discovery_source, territories
 
 #: Image formats `plot_results` writes.
 FORMATS = ("png", "svg", "pdf")
@@ -39,6 +39,11 @@ NEEDS: dict[str, Need] = {
                          lambda d: d.points is not None and len(d.points.columns) > 1 and "point" in d.runs.columns),
     "sensitivity": Need("Sobol indices: sensitivity.json, or --sensitivity FILE",
                         lambda d: d.sensitivity is not None),
+    "discovery points": Need("parameter points with their outcomes: a sweep's points.parquet and runs, or a "
+                             "sensitivity file's sample points (`samples`)",
+                             lambda d: discovery_source(d) is not None),
+    "leverage result": Need("leverage.json (`negsim leverage --out RESULTS`), or that file alone",
+                            lambda d: d.leverage is not None),
     "analysis frontier": Need("analysis.json with the frontier's utilities",
                               lambda d: d.analysis is not None and d.analysis.get("frontier_utilities") is not None),
     "rounds table": Need("rounds.parquet with rows",
@@ -58,6 +63,13 @@ class FigureEntry:
     def drawable(self, data: FolderData) -> bool:
         """Whether the folder holds everything this figure needs."""
         return all(NEEDS[need].present(data) for need in self.needs)
+
+
+def _discovery(data: FolderData) -> dict:
+    """The folder's scenario discovery at the default level (computed once per folder; see folder_discovery)."""
+    from sim.insight.figdata import folder_discovery
+
+    return folder_discovery(discovery_source(data))
 
 
 def _drawn_by(target: str) -> Callable[..., Any]:
@@ -96,10 +108,35 @@ FIGURES: dict[str, FigureEntry] = {entry.name: entry for entry in (
         ("outcome column", "sweep points"),
         lambda d: _drawn_by("sweep:sweep_figure")(d.manifest, d.runs, d.points)),
     FigureEntry(
+        "discovery", "Scenario discovery: PRIM boxes (Friedman & Fisher 1999) of the inputs' ranges where a "
+                     "parameter point's full-agreement rate is at least the median over the points (or, when more "
+                     "than half share the lowest rate, above it; the title gives the level). Left, the peeling's "
+                     "trade-off: coverage (share of the points of interest inside the box) against density (share "
+                     "of the box's points that are of interest); right, the part of each restricted input's "
+                     "sampled values each box keeps, with the p-value of the restriction.",
+        ("discovery points",),
+        lambda d: _drawn_by("discovery:discovery_figure")(d.manifest, _discovery(d))),
+    FigureEntry(
+        "discovery_map", "Scenario discovery: every parameter point on the two inputs its first box restricts most "
+                         "significantly (one input: against the point's full-agreement rate), coloured by that "
+                         "rate, points of interest ringed, and the first PRIM box drawn on those two inputs.",
+        ("discovery points",),
+        lambda d: _drawn_by("discovery:discovery_map_figure")(d.manifest, _discovery(d))),
+    FigureEntry(
         "sensitivity", "Which uncertain numbers matter: Sobol first-order (alone) and total (with interactions) "
-                       "indices per output.",
+                       "indices per output, each with its 95% bootstrap interval; the title gives the convergence "
+                       "verdict (converged: the indices from half the base points lie within the intervals, and "
+                       "no interval is wider than the file's limit).",
         ("sensitivity",),
         lambda d: _drawn_by("sensitivity:sensitivity_figure")(d.manifest, d.sensitivity)),
+    FigureEntry(
+        "leverage", "Leverage: how the probabilities of full agreement and of signing (agreement or ceasefire) by "
+                    "the horizon move when one actor's weight on one issue is multiplied by a factor, or its "
+                    "position there moves towards the others' mean values (or hardens); above, each probability "
+                    "with its 95% Wilson interval, below, its change against the scenario as written on the same "
+                    "runs, with Newcombe's 95% interval for paired proportions.",
+        ("leverage result",),
+        lambda d: _drawn_by("leverage:leverage_figure")(d.manifest, d.leverage)),
     FigureEntry(
         "frontier", "The deal space: Pareto-optimal deals projected on pairs of actors, the Nash and "
                     "Kalai–Smorodinsky bargaining solutions, and the named proposals; a proposal is marked "

@@ -24,6 +24,8 @@ from sim.plots.style import (
     wrap,
 )
 
+_VERDICTS = {"not checked": "convergence not checked"}
+
 
 def output_title(key: str, manifest: Mapping[str, Any]) -> str:
     """A sensitivity output in words: `agreement_rate` -> `Agreement rate`, `utility_beta` -> `Utility of Beta`."""
@@ -54,6 +56,43 @@ def sobol_value(value: Any) -> float:
         return float(value)
     except (TypeError, ValueError):
         return float("nan")
+
+
+def sobol_bounds(block: Mapping[str, Any], kind: str, params: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) of each parameter's interval of one kind ("first_order" or "total"); NaN where there is none.
+
+    `<kind>_ci` holds [low, high] per parameter (a bootstrap interval, not symmetric); files
+    written before it hold `<kind>_conf`, a half-width around the estimate.
+    """
+    ci = block.get(f"{kind}_ci") or {}
+    conf = block.get(f"{kind}_conf") or {}
+    low, high = np.full(len(params), np.nan), np.full(len(params), np.nan)
+    for j, p in enumerate(params):
+        pair = ci.get(p)
+        if isinstance(pair, (list, tuple)) and len(pair) == 2:
+            low[j], high[j] = sobol_value(pair[0]), sobol_value(pair[1])
+        elif p in conf:
+            mid, half = sobol_value((block.get(kind) or {}).get(p)), sobol_value(conf[p])
+            low[j], high[j] = mid - half, mid + half
+    return low, high
+
+
+def convergence_text(manifest: Mapping[str, Any], sensitivity: Mapping[str, Any]) -> tuple[str, str]:
+    """(the verdict, e.g. "not converged", or ""; why, per output not converged, in words, or "")."""
+    verdict = str((sensitivity.get("convergence") or {}).get("verdict") or "")
+    reasons = []
+    for key in sensitivity_outputs(manifest, sensitivity):
+        conv = (sensitivity["outputs"][key] or {}).get("convergence") or {}
+        if conv.get("converged") is not False:
+            continue
+        why = []
+        if conv.get("precise") is False and conv.get("max_width") is not None:
+            why.append(f"intervals up to {float(conv['max_width']):.2f} wide")
+        if conv.get("stable") is False and conv.get("max_change") is not None:
+            why.append(f"indices moved by up to {float(conv['max_change']):.2f} from half the points")
+        reasons.append(f"{_lower_first(output_title(key, manifest))}: {', '.join(why) or 'not settled'}")
+    more = len(reasons) - 2
+    return verdict, "; ".join(reasons[:2]) + (f"; and {more} more output{'s' if more > 1 else ''}" if more > 0 else "")
 
 
 def noisy_indices(sensitivity: Mapping[str, Any], tol: float = 0.05) -> list[tuple[str, str, str, float]]:
@@ -105,11 +144,15 @@ def sensitivity_figure(manifest: Mapping[str, Any], sensitivity: Mapping[str, An
                                            ("total", h / 2, "#B3B3B3", "total index (with interactions)")):
             values = data[key].get(kind) or {}
             x = np.array([sobol_value(values.get(p)) for p in params])
-            conf = data[key].get(f"{kind}_conf") or {}
-            err = np.array([sobol_value(conf.get(p)) for p in params]) if conf else None
-            ax.barh(y + shift, np.nan_to_num(x), height=h, color=colour, label=label, gid=kind,
-                    xerr=err, error_kw={"elinewidth": 0.9, "ecolor": "#333333", "capsize": 2})
-            finite = x[np.isfinite(x)]
+            ax.barh(y + shift, np.nan_to_num(x), height=h, color=colour, label=label, gid=kind)
+            low, high = sobol_bounds(data[key], kind, params)
+            shown = np.isfinite(low) & np.isfinite(high)
+            if shown.any():
+                # Drawn from its ends, not around the estimate: a bootstrap interval need not hold it.
+                ax.errorbar((low + high)[shown] / 2, (y + shift)[shown], xerr=(high - low)[shown] / 2, fmt="none",
+                            ecolor="#333333", elinewidth=0.9, capsize=2, gid=f"{kind}_ci")
+            finite = np.concatenate([x, low, high])
+            finite = finite[np.isfinite(finite)]
             if finite.size:
                 lowest, highest = min(lowest, float(finite.min())), max(highest, float(finite.max()))
             if annotate:
@@ -150,11 +193,19 @@ def sensitivity_figure(manifest: Mapping[str, Any], sensitivity: Mapping[str, An
         note = (f"Note: {len(noisy)} estimate{'s' if len(noisy) > 1 else ''} cannot be true ({cases}). "
                 "True indices lie in [0, 1] with first-order ≤ total: read these as sampling noise; "
                 "more evaluations narrow them.")
+    verdict, why = convergence_text(manifest, sensitivity)
+    if why:
+        limit = (sensitivity.get("convergence") or {}).get("max_ci_width")
+        wanted = f" (an interval may be at most {float(limit):g} wide)" if limit is not None else ""
+        note = f"Not converged{wanted}: {why}; more points narrow them." + (f"\n{note}" if note else "")
     origin = sensitivity_origin(manifest, sensitivity)
     if origin:
         note = f"Warning: {origin}." + (f"\n{note}" if note else "")
     # The legend names the x axis of every panel at once; one label per panel would collide.
-    note = "Sobol index: the share of the output's variance (x axis)" + (f"\n{note}" if note else "")
+    bars = " with its 95% bootstrap interval" if any(
+        np.isfinite(sobol_bounds(data[k], kind, params)[0]).any() for k in outputs for kind in ("first_order", "total")) \
+        else ""
+    note = f"Sobol index{bars}: the share of the output's variance (x axis)" + (f"\n{note}" if note else "")
     fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False, fontsize=LABEL_SIZE - 1,
                title="\n".join(wrap(line, 125) for line in note.split("\n")), title_fontsize=LABEL_SIZE - 2)
     # Labels are fitted to the panels' height, known once the layout has been done.
@@ -166,5 +217,5 @@ def sensitivity_figure(manifest: Mapping[str, Any], sensitivity: Mapping[str, An
     sub = f" from {int(evals):,} model evaluations" if evals else ""
     if sensitivity.get("runs"):
         sub += f", {int(sensitivity['runs']):,} runs each"
-    suptitle(fig, f"Sensitivity: Sobol indices per parameter{sub}", manifest)
+    suptitle(fig, f"Sensitivity: Sobol indices per parameter{sub}" + (f": {_VERDICTS.get(verdict, verdict)}" if verdict else ""), manifest)
     return fig

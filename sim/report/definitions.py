@@ -24,8 +24,8 @@ def _calendar(manifest: Mapping[str, Any]) -> str:
 
 
 def definitions(manifest: Mapping[str, Any], *, sweep: bool = False, sensitivity: bool = False,
-                analysis: bool = False) -> list[tuple[str, str]]:
-    """(term, meaning) for every term the report uses; sweep, sensitivity, analysis: whether it has those sections."""
+                analysis: bool = False, discovery: bool = False, leverage: bool = False) -> list[tuple[str, str]]:
+    """(term, meaning) for every term the report uses; the flags: whether it has those sections."""
     from sim.results.summary import PAYOFF_RULE
 
     near = manifest.get("near_issues", 2)
@@ -43,8 +43,8 @@ def definitions(manifest: Mapping[str, Any], *, sweep: bool = False, sensitivity
         ("signed", "Agreement or partial deal: the runs in which the signatories signed something."),
         ("agreement rate", "Runs that end in agreement, divided by all runs (of every point, in a sweep)."),
         ("95% Wilson interval", "The Wilson score interval of a share of runs (z = 1.96): a range that holds the "
-                                "model's true share in 95% of repetitions with as many runs. Every interval in "
-                                "this report is one."),
+                                "model's true share in 95% of repetitions with as many runs. Every interval of a "
+                                "share of runs in this report is one."),
         ("agreement by a date", "The share of all runs whose agreement is struck in a round held on or before "
                                 "that date; the time-to-agreement figure plots it for every round."),
         ("median round of agreement", "The median round (counted from 0) among the runs that agreed."),
@@ -73,6 +73,46 @@ def definitions(manifest: Mapping[str, Any], *, sweep: bool = False, sensitivity
                                   "that are sampling noise."),
             ("sensitivity outputs", f"The agreement rate, and each actor's mean utility over all runs, where "
                                     f"{PAYOFF_RULE}."),
+            ("95% bootstrap interval", "Of a Sobol index: the middle 95% of the index recomputed on each bootstrap "
+                                      "resample of the design's base points (each drawn with replacement, its rows kept "
+                                      "together); it need not be symmetric about the estimate."),
+            ("converged", "The Sobol indices are settled when the indices from the first half of the base points "
+                          "lie within the intervals from all of them (allowing for the number of indices checked) "
+                          "and no interval is wider than the file's limit; otherwise more base points are needed."),
+        ]
+    if discovery:
+        out += [
+            ("scenario discovery", "Finding the ranges of the varied inputs in which the outcome is likely "
+                                   "(Bryant & Lempert 2010), here with PRIM boxes over the parameter points."),
+            ("point of interest", "A parameter point (of a sweep, or of a sensitivity design) whose full-agreement "
+                                  "rate over its runs is at least the level: by default the median rate over the "
+                                  "points (when more than half the points share the lowest rate, the next rate "
+                                  "above it)."),
+            ("PRIM box", "A range for each restricted input (a set of values for a categorical one) found by the "
+                         "patient rule induction method (Friedman & Fisher 1999): peeling off thin slices of the "
+                         "points to raise the share of points of interest, then pasting back what lowers it; the "
+                         "box of most support reaching the target density is kept, and later boxes are found among "
+                         "the points outside earlier ones."),
+            ("coverage", "The share of all points of interest that lie in the box."),
+            ("density", "The share of the box's points that are points of interest."),
+            ("support", "The share of all points that lie in the box."),
+            ("p-value of a restriction", "How likely a box this dense would arise by chance if that input were "
+                                         "left unrestricted (one-sided hypergeometric test, Bryant & Lempert "
+                                         "2010); above 0.05 the restriction may be noise."),
+        ]
+    if leverage:
+        out += [
+            ("leverage", "How much the probability of an outcome moves when one actor's weight on one issue, or its "
+                         "position there, changes, all else as written, on the same seeded runs."),
+            ("weight factor", "The actor's weight on the issue times a factor (an uncertain weight's mean, sd and "
+                              "bounds alike); weights are normalised per actor, so the issue's share of its total "
+                              "weight is shown too."),
+            ("position step", "The actor's values of the issue's options moved a share of the way towards the "
+                              "other actors' mean values (towards), or towards valuing only its favourite option "
+                              "(hardens); its red lines and interactions stay as written."),
+            ("paired change", "The difference in probability from the scenario as written, counted on the same "
+                              "runs (runs gained minus runs lost, over all runs), with Newcombe's (1998) 95% "
+                              "interval for paired proportions."),
         ]
     if analysis:
         out += [

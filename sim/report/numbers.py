@@ -189,10 +189,17 @@ def sensitivity_source_html(manifest: Mapping[str, Any], sens: Mapping[str, Any]
 
 
 def sensitivity_html(manifest: Mapping[str, Any], sens: Mapping[str, Any]) -> str:
-    """The Sobol indices of the agreement rate (else the first output) as HTML, largest total first."""
+    """The Sobol indices of the agreement rate (else the first output) with their intervals, largest total first,
+    and the convergence verdict."""
     import numpy as np
 
-    from sim.plots.sensitivity import noisy_indices, output_title, sobol_value
+    from sim.plots.sensitivity import (
+        convergence_text,
+        noisy_indices,
+        output_title,
+        sobol_bounds,
+        sobol_value,
+    )
     from sim.plots.style import parameter_label
 
     outs = sens.get("outputs") or {}
@@ -204,21 +211,39 @@ def sensitivity_html(manifest: Mapping[str, Any], sens: Mapping[str, Any]) -> st
     order = [str(p) for p in sens.get("parameters") or []]
     params = [*order, *(p for p in {**first, **total} if p not in order)]
     params.sort(key=lambda p: -np.nan_to_num(sobol_value(total.get(p)), nan=-np.inf))
+    bounds = {kind: sobol_bounds(outs[key], kind, params) for kind in ("first_order", "total")}
+    with_ci = any(np.isfinite(low).any() for low, _ in bounds.values())
 
     def cell(v: Any) -> str:
         x = sobol_value(v)
         return f"{x:.3f}" if np.isfinite(x) else "–"
 
+    def interval(kind: str, j: int) -> str:
+        low, high = (float(b[j]) for b in bounds[kind])
+        return f"<td class='num'>{low:.2f} to {high:.2f}</td>" if np.isfinite(low) and np.isfinite(high) else \
+            "<td class='num'>–</td>"
+
     rows = "".join(f"<tr><td>{esc(parameter_label(p, manifest))} <code>{esc(p)}</code></td>"
-                   f"<td class='num'>{cell(first.get(p))}</td><td class='num'>{cell(total.get(p))}</td></tr>"
-                   for p in params)
+                   f"<td class='num'>{cell(first.get(p))}</td><td class='num'>{cell(total.get(p))}</td>"
+                   + (interval("first_order", j) + interval("total", j) if with_ci else "") + "</tr>"
+                   for j, p in enumerate(params))
+    head = "<th class='num'>first-order</th><th class='num'>total</th>" + (
+        "<th class='num'>first-order, 95% interval</th><th class='num'>total, 95% interval</th>" if with_ci else "")
     noisy = noisy_indices(sens)
     note = (f"<p class='note'>{len(noisy)} estimate{'s' if len(noisy) > 1 else ''} (over all outputs) fall outside "
             "what a Sobol index can be (below 0, above 1, or first-order above total): sampling noise, not a "
             "property of the model; more evaluations narrow it.</p>") if noisy else ""
+    verdict, why = convergence_text(manifest, sens)
+    conv = sens.get("convergence") or {}
+    if verdict:
+        boot = sens.get("bootstrap") or {}
+        how = f" ({boot['resamples']:,} bootstrap resamples)" if boot.get("resamples") else ""
+        note += (f"<p>Convergence{esc(how)}: <b>{esc(verdict)}</b>"
+                 + (f" ({esc(why)})" if why else "") + (f". The rule: {esc(conv['rule'])}." if conv.get("rule") else ".")
+                 + (" More base points (<code>--points</code>) narrow the intervals." if verdict == "not converged"
+                    else "") + "</p>")
     return (f"<h3>Sobol indices of the {esc(output_title(key, manifest).lower())}</h3>"
-            "<table><tr><th>parameter</th><th class='num'>first-order</th><th class='num'>total</th></tr>"
-            f"{rows}</table>{note}")
+            f"<table><tr><th>parameter</th>{head}</tr>{rows}</table>{note}")
 
 
 def analysis_html(manifest: Mapping[str, Any], analysis: Mapping[str, Any]) -> str:

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import UserError
-from sim.plots.load import read_folder
+from sim.plots.load import discovery_source, read_folder
 from sim.plots.registry import FIGURES
 from sim.report.definitions import definitions_html
+from sim.report.insight import discovery_html, leverage_html
 from sim.report.markup import CSS, esc
 from sim.report.numbers import (
     analysis_html,
@@ -90,6 +91,11 @@ def build_report(results_dir: str | Path, sensitivity: str | Path | None = None)
     parts.append(numbers_html(manifest, nums, pooled))
     if points is not None and len(points.columns) > 1:
         parts.append("<h2>Sweep</h2>" + sweep_html(manifest, points))
+    found = discovery_source(data)
+    if found is not None:
+        from sim.insight.figdata import folder_discovery
+
+        parts.append("<h2>Scenario discovery</h2>" + discovery_html(manifest, folder_discovery(found)))
     drivers = root / "drivers.json"
     if drivers.exists():
         import json
@@ -101,6 +107,8 @@ def build_report(results_dir: str | Path, sensitivity: str | Path | None = None)
     if data.sensitivity is not None:
         parts.append("<h2>Sensitivity</h2>" + sensitivity_source_html(manifest, data.sensitivity, sensitivity)
                      + sensitivity_html(manifest, data.sensitivity))
+    if data.leverage is not None:
+        parts.append("<h2>Leverage</h2>" + leverage_html(manifest, data.leverage))
     if data.analysis is not None:
         parts.append("<h2>Deal space</h2>" + analysis_html(manifest, data.analysis))
 
@@ -110,7 +118,8 @@ def build_report(results_dir: str | Path, sensitivity: str | Path | None = None)
 
     parts.append("<h2>Definitions</h2>")
     parts.append(definitions_html(manifest, sweep=points is not None and len(points.columns) > 1,
-                                  sensitivity=data.sensitivity is not None, analysis=data.analysis is not None))
+                                  sensitivity=data.sensitivity is not None, analysis=data.analysis is not None,
+                                  discovery=found is not None, leverage=data.leverage is not None))
 
     parts.append("<h2>The scenario</h2>")
     parts.append(scenario_html)
