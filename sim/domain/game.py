@@ -22,6 +22,7 @@ from sim.domain.utility import (
     utilities,
 )
 from sim.domain.war import War, compile_war
+from sim.scenario.actors import SIGNATORY
 from sim.scenario.schema import Number, Scenario, Uncertain, UncertainDate, central
 
 #: Rates in the protocols (the mediator's step, the acceptance logistic) are stated per this many days.
@@ -125,7 +126,7 @@ class Game:
     @property
     def signatories(self) -> np.ndarray:
         """Indices of the actors who must sign."""
-        return np.array([a for a, r in enumerate(self.roles) if "signatory" in r], dtype=np.int64)
+        return np.array([a for a, r in enumerate(self.roles) if SIGNATORY in r], dtype=np.int64)
 
     @property
     def mediator(self) -> int | None:

@@ -12,6 +12,7 @@ from pydantic import Field, model_validator
 from sim.scenario.fields import MAX_ROUNDS, Cited, Date, Id, Number, Seq, Strict, Text
 
 Role = Literal["signatory", "mediator", "guarantor", "observer"]
+SIGNATORY: Role = "signatory"  # the role whose yes every deal needs
 
 
 class ValueTable(Cited):
@@ -102,3 +103,8 @@ class Actor(Strict):
     def roles(self) -> tuple[str, ...]:
         """The actor's roles as a tuple."""
         return (self.role,) if isinstance(self.role, str) else tuple(self.role)
+
+    @property
+    def signs(self) -> bool:
+        """Whether the actor signs a deal: its yes is always needed (Game.must_agree adds consent holders)."""
+        return SIGNATORY in self.roles

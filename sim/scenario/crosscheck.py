@@ -171,7 +171,7 @@ def cross_check(sc: Scenario, srcmap: SourceMap, base_dir: Path | None) -> list[
             out.append(p(base + ("strategy", "kind"), f"unknown strategy {actor.strategy.kind!r} "
                                                       f"(known: {', '.join(sorted(STRATEGIES))})"))
 
-    signatories = [a for a, act in actors.items() if "signatory" in act.roles]
+    signatories = [a for a, act in actors.items() if act.signs]
     if not signatories:
         out.append(p(("actors",), "no actor has role signatory; someone must sign the deal"))
 
