@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -346,16 +347,26 @@ def test_moving_a_slider_in_the_browser_changes_the_plotted_and_printed_numbers(
         handle = page.locator(f".knob-{PREMIUM.replace('.', '-')} .noUi-handle")
         handle.focus()
         handle.press("End")  # the premium's top, 0.5: Russia holds out for much more
-        expect(signed).not_to_have_text(printed[1], timeout=30_000)
-        expect(page.locator(".negsim-status")).to_have_attribute("data-state", "ready", timeout=30_000)
-        # The printed numbers and the plot's data source reach the browser in separate messages.
-        shares = "Array.from(Bokeh.documents[0].get_model_by_name('negsim-outcomes').data.share)"
-        page.wait_for_function(f"before => {{ const now = {shares}; "
-                               "return now.length !== before.length || now.some((x, i) => x !== before[i]); }",
-                               arg=plotted, timeout=30_000)
-        after = page.evaluate(f"() => {shares}")
+        # The status, the printed numbers and the plot's data source reach the browser in separate
+        # messages (and the text may be blank between two): poll until all of them show the new run.
+        # (Panel renders into shadow roots, which Playwright's locators pierce and page scripts do not.)
+        model = "Bokeh.documents[0].get_model_by_name('negsim-outcomes').data"
+        status = page.locator(".negsim-status")
+
+        def settled():
+            after = page.evaluate(f"() => Array.from({model}.share)")
+            labels = page.evaluate(f"() => Array.from({model}.label)")
+            texts = agreement.inner_text(), signed.inner_text()
+            done = (status.get_attribute("data-state") == "ready" and texts[1].endswith("%")
+                    and texts[1] != printed[1] and after != plotted
+                    and texts[0] == f"{after[labels.index('agreement')]:.1%}")
+            return done, after, labels
+
+        deadline = time.monotonic() + 30
+        while not (state := settled())[0] and time.monotonic() < deadline:
+            page.wait_for_timeout(100)
+        _, after, labels = state
         assert after != plotted
-        labels = page.evaluate("() => Array.from(Bokeh.documents[0].get_model_by_name('negsim-outcomes').data.label)")
         # The bars draw the numbers the page prints.
         assert f"{after[labels.index('agreement')]:.1%}" == agreement.inner_text()
         assert float(signed.inner_text().rstrip("%")) < float(printed[1].rstrip("%"))
