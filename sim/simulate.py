@@ -26,6 +26,7 @@ class ChunkSpec:
     point: int
     runs: tuple[int, int]  # [start, stop)
     collect_rounds: bool = True
+    engine: str | None = None  # "compiled" or "numpy"; None: NEGSIM_ENGINE, else compiled where numba is installed
 
     @property
     def run_ids(self) -> np.ndarray:
@@ -80,14 +81,20 @@ def front_columns(game: Game) -> list[tuple[str, int, int, str]]:
             for k, holder in enumerate(terr.holders(t))]
 
 
-def simulate_chunk(game: Game, spec: ChunkSpec, max_rounds: int | None = None) -> dict[str, pa.Table]:
-    """Run one chunk to the end; return {'runs': Table, 'rounds': Table or absent}."""
+def simulate_chunk(game: Game, spec: ChunkSpec, max_rounds: int | None = None,
+                   engine: str | None = None) -> dict[str, pa.Table]:
+    """Run one chunk to the end; return {'runs': Table, 'rounds': Table or absent}.
+
+    `engine` is "compiled" or "numpy" (default: the spec's, else NEGSIM_ENGINE, else compiled
+    where numba is installed); both give the same tables.
+    """
+    engine = engine or spec.engine
     max_rounds = max_rounds or game.protocol["max_rounds"]
     run_ids = spec.run_ids
-    draws = RunDraws.draw(game, spec.seed, run_ids, max_rounds)
+    draws = RunDraws.draw(game, spec.seed, run_ids, max_rounds, engine=engine)
     prefs = game.sample_preferences(draws.params)
     model = NegotiationModel(game, prefs, draws, max_rounds=max_rounds, collect_rounds=spec.collect_rounds,
-                             rng=spec.seed)
+                             rng=spec.seed, engine=engine)
     model.run()
     out = {"runs": runs_table(game, model, spec, draws)}
     if spec.collect_rounds:
@@ -105,17 +112,16 @@ def runs_table(game: Game, model: NegotiationModel, spec: ChunkSpec, draws: RunD
     cols: dict[str, object] = {
         "point": np.full(n, spec.point, dtype=np.int64),
         "run": spec.run_ids,
-        "outcome": [OUTCOME_NAMES[s] for s in model.status],
+        "outcome": _labels([OUTCOME_NAMES.get(code, "") for code in range(max(OUTCOME_NAMES) + 1)], model.status),
         "round": model.end_round,
         "day": np.round(model.end_round * game.round_days).astype(np.int64),
         "suspensions": model.suspensions,
         "paused_rounds": model.paused_rounds,
-        "walked_away": [game.actor_ids[a] if a >= 0 else "" for a in model.walked_away],
-        "vetoed_by": [game.actor_ids[a] if a >= 0 else "" for a in model.vetoed_by],
+        "walked_away": _labels(game.actor_ids + ("",), model.walked_away),
+        "vetoed_by": _labels(game.actor_ids + ("",), model.vetoed_by),
     }
     for i, iid in enumerate(game.space.issue_ids):
-        names = np.array(game.space.option_ids[i], dtype=object)
-        cols[f"deal_{iid}"] = names[deals[:, i]].tolist()
+        cols[f"deal_{iid}"] = _labels(game.space.option_ids[i], deals[:, i])
     for a, aid in enumerate(game.actor_ids):
         cols[f"utility_{aid}"] = util[:, a]
     for a, aid in enumerate(game.actor_ids):
@@ -127,8 +133,7 @@ def runs_table(game: Game, model: NegotiationModel, spec: ChunkSpec, draws: RunD
     cols["transferred_km2"] = terr["transferred_km2"]
     for k, aid in enumerate(game.territory.landholders):
         cols[gain_column(aid)] = terr["gain_km2"][:, k]
-    names = np.array(game.proposal_ids + ("",), dtype=object)
-    cols["nearest_proposal"] = names[nearest].tolist()
+    cols["nearest_proposal"] = _labels(game.proposal_ids + ("",), nearest)
     cols["proposal_distance"] = distance
     sampled = sample_parameters(game.params, draws.params)
     for k, param in enumerate(game.params):
@@ -136,38 +141,38 @@ def runs_table(game: Game, model: NegotiationModel, spec: ChunkSpec, draws: RunD
     return pa.table(cols)
 
 
+def _labels(names, codes: np.ndarray) -> pa.Array:
+    """A string column naming each code (-1: the last name), built by pyarrow rather than a Python list."""
+    codes = np.asarray(codes, dtype=np.int64)
+    return pa.array(list(names), type=pa.string()).take(pa.array(np.where(codes >= 0, codes, len(names) - 1)))
+
+
 def rounds_table(game: Game, model: NegotiationModel, spec: ChunkSpec) -> pa.Table:
-    """One row per (run, round, actor): the text's utility, aspiration, reservation, acceptance."""
+    """One row per (run, round, actor): the text's utility, aspiration, reservation, acceptance.
+
+    Built at once from the model's flat round records (the compiled engine's own buffers), in
+    round order, then run order, then actor order."""
     front = front_columns(game)
-    parts: dict[str, list] = {k: [] for k in ("point", "run", "round", "actor", "utility", "aspiration",
-                                              "reservation", "accepted", "cost", "text")}
-    parts.update({held_column(r, h): [] for r, _, _, h in front})
-    n_a = game.n_actors
-    actor_names = np.array(game.actor_ids, dtype=object)
-    for rec in model.round_records():
-        runs = rec["runs"]
-        m = len(runs)
-        if not m:
-            continue
-        parts["point"].append(np.full(m * n_a, spec.point, dtype=np.int64))
-        parts["run"].append(np.repeat(spec.run_ids[runs], n_a))
-        parts["round"].append(np.full(m * n_a, rec["round"], dtype=np.int64))
-        parts["actor"].append(np.tile(actor_names, m))
-        for key in ("utility", "aspiration", "reservation", "accepted", "cost"):
-            parts[key].append(rec[key].reshape(-1))
-        for region, t, k, holder in front:
-            parts[held_column(region, holder)].append(np.repeat(np.asarray(rec["line"][:, t, k], dtype=float), n_a))
-        parts["text"].append(np.repeat(rec["text"], n_a, axis=0))
-    n_issues = game.space.n_issues
-    text_type = pa.list_(pa.int16(), n_issues)
-    if not parts["point"]:
-        types = {**_ROUNDS_TYPES, "text": text_type, **{held_column(r, h): pa.float64() for r, _, _, h in front}}
-        return pa.table({k: pa.array([], type=types[k]) for k in parts})
-    columns = {k: np.concatenate(v) for k, v in parts.items() if k != "text"}
+    n_issues, n_a = game.space.n_issues, game.n_actors
+    names = ("point", "run", "round", "actor", "utility", "aspiration", "reservation", "accepted", "cost", "text")
+    flat = model.flat_records()
+    if flat is None or not len(flat["run"]):
+        types = {**_ROUNDS_TYPES, "text": pa.list_(pa.int16(), n_issues),
+                 **{held_column(r, h): pa.float64() for r, _, _, h in front}}
+        return pa.table({k: pa.array([], type=types[k]) for k in (*names, *(held_column(r, h) for r, _, _, h in front))})
+    rows = len(flat["run"])
+    columns = {"point": np.full(rows * n_a, spec.point, dtype=np.int64),
+               "run": np.repeat(spec.run_ids[flat["run"]], n_a),
+               "round": np.repeat(flat["round"].astype(np.int64), n_a),
+               "actor": _labels(game.actor_ids, np.tile(np.arange(n_a), rows))}
+    for key in ("utility", "aspiration", "reservation", "accepted", "cost"):
+        columns[key] = flat[key].reshape(-1)
     # The text on the table as option indices per issue (order of the manifest's issues).
-    text = np.concatenate(parts["text"]).astype(np.int16).reshape(-1)
+    text = np.repeat(flat["text"], n_a, axis=0).astype(np.int16).reshape(-1)
     columns["text"] = pa.FixedSizeListArray.from_arrays(pa.array(text), n_issues)
-    return pa.table({k: columns[k] for k in parts})
+    for region, t, k, holder in front:
+        columns[held_column(region, holder)] = np.repeat(np.asarray(flat["line"][:, t, k], dtype=float), n_a)
+    return pa.table(columns)
 
 
 _ROUNDS_TYPES = {"point": pa.int64(), "run": pa.int64(), "round": pa.int64(), "actor": pa.string(),

@@ -6,7 +6,14 @@ import argparse
 import sys
 
 from sim import catalogue
-from sim.cli.args import add_job_options, path_text, positive_int, seed
+from sim.cli.args import (
+    add_engine_option,
+    add_job_options,
+    path_text,
+    positive_int,
+    seed,
+    use_engine,
+)
 from sim.errors import UserError
 
 
@@ -83,6 +90,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: all cores)")
     p.add_argument("--dask", metavar="ADDRESS",
                    help="run on Dask: 'local' starts a LocalCluster, tcp://host:8786 joins a running one")
+    add_engine_option(p)
     p.set_defaults(handler=cmd_sensitivity)
 
 
@@ -97,6 +105,7 @@ def add_rerun_parser(sub) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """`negsim run`: Monte Carlo runs into a results folder, then a summary (or one run's story)."""
+    use_engine(args)
     if args.trace is not None:
         from sim.jobs import scenario_with_sets
         from sim.trace import trace
@@ -114,6 +123,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """`negsim sweep`: runs at every point of a grid or sample of parameters."""
+    use_engine(args)
     from sim.cli.jobs import sweep_command
 
     return sweep_command(args, argv=sys.argv)
@@ -121,6 +131,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
     """`negsim sensitivity`: first-order and total Sobol' indices (scipy.stats.sobol_indices)."""
+    use_engine(args)
     from sim.cli.jobs import sensitivity_command
 
     return sensitivity_command(args, argv=sys.argv)

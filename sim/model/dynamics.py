@@ -28,15 +28,25 @@ class WarState:
         self.drift, self.cost = war.sample(uniforms)
         self.cost0 = self.cost.copy()
         self.front_noise = front_noise  # RoundDraws: per round (R, T) standard normals
+        self.kernel_refresh = None  # set by the compiled engine while it plays the rounds
         self.accumulated = np.zeros((model.n_runs, game.n_actors))
         self.pressure = np.zeros((model.n_runs, game.n_actors))
         self.base_values = prefs.values.copy()
         self.reservation0 = prefs.reservation.copy()
-        self.war_value0 = self.war_value(np.arange(model.n_runs))
+        opening = None
+        if model.engine == "compiled":
+            from sim.model.kernel.engine import initial_war_values
+
+            opening = initial_war_values(model, self)
+        self.war_value0 = opening if opening is not None else self.war_value(np.arange(model.n_runs))
         derived = game.derived_reservation
         if derived is not None and derived.any():
-            # Fearon's level, kept unclipped so later changes move it exactly.
-            level = reservation_split(game, prefs, self.drift, self.cost)["level"]
+            # Fearon's level, kept unclipped so later changes move it exactly. From the as-of line
+            # the value of fighting on is war_value0, as reservation_split computes it again.
+            if opening is not None:
+                level = opening - war.look_ahead_months * self.cost + prefs.reservation
+            else:
+                level = reservation_split(game, prefs, self.drift, self.cost)["level"]
             self.reservation0 = np.where(derived, level, self.reservation0)
             model.reservation[:] = np.clip(self.reservation0, 0.0, 1.0)
         # Mesa keeps only weak references to scheduled callables, so we hold them.
@@ -65,6 +75,9 @@ class WarState:
 
     def refresh(self, runs: np.ndarray) -> None:
         """Recompute line-tied option values and reservation values (Fearon; see sim.domain.war)."""
+        if self.kernel_refresh is not None:  # the compiled engine is playing the rounds
+            self.kernel_refresh(runs)
+            return
         model, war = self.model, self.war
         model.prefs.values[runs] = war.line_values(self.base_values[runs], self.line[runs])
         horizon_months = war.look_ahead_months

@@ -7,15 +7,21 @@ same result alone or inside any batch; the model's own `rng` is never used for o
 
 from __future__ import annotations
 
-import zlib
-from dataclasses import dataclass
-
 import mesa
 import numpy as np
 
 from sim.domain.game import Game
 from sim.domain.utility import Preferences
 from sim.model.agents import Actor
+from sim.model.draws import (  # noqa: F401  (re-exported: callers import them from here)
+    ACCEPT_STREAM,
+    FRONT_STREAM,
+    TALKS_STREAM,
+    RoundDraws,
+    RunDraws,
+    _stream,
+    keyed_uniforms,
+)
 from sim.model.status import (  # noqa: F401
     ACTIVE,
     AGREEMENT,
@@ -27,124 +33,18 @@ from sim.model.status import (  # noqa: F401
     SUSPENDED_AT_HORIZON,
 )
 
-# Streams of every run's own randomness, one generator each, so that a longer horizon or a
-# new kind of draw never shifts another stream (common random numbers across sweep points).
-ACCEPT_STREAM, FRONT_STREAM, TALKS_STREAM = 1, 2, 3
-
-
-@dataclass
-class RunDraws:
-    """Everything random about a batch of runs, drawn per run from that run's own streams."""
-
-    params: np.ndarray  # (R, K) uniforms for the uncertain scenario numbers
-    accept: np.ndarray  # (R, A) uniforms: each actor's hidden flexibility in each run (see respond)
-    war: np.ndarray | None = None  # (R, K_war) uniforms for uncertain drift and costs
-    front: RoundDraws | None = None  # per round (R, T) standard normals for front-line noise
-    talks: RoundDraws | None = None  # per round (R, 2) uniforms: does a paused run resume, and when
-    events: np.ndarray | None = None  # (R, E) uniforms for events that happen by chance (breakdowns)
-
-    @classmethod
-    def draw(cls, game: Game, seed: int, run_ids: np.ndarray, max_rounds: int,
-             param_seeds: dict[str, int] | None = None, param_ids: np.ndarray | None = None) -> RunDraws:
-        """Draw every run's randomness, keyed by (seed, run) and never by the batch or the point.
-
-        An uncertain number's uniform is keyed by its scenario path as well, so it is the same
-        whatever other numbers are uncertain; `param_seeds` gives some paths a seed of their own
-        (a Sobol design swaps groups of inputs between two matrices this way), and `param_ids`
-        keys the uncertain numbers by other ids than the runs (runs sharing an id share them).
-        """
-        run_ids = np.asarray(run_ids, dtype=np.int64)
-        keys = run_ids if param_ids is None else np.asarray(param_ids, dtype=np.int64)
-        runs, a = len(run_ids), game.n_actors
-        params = keyed_uniforms(seed, keys, [p.path for p in game.params], param_seeds)
-        accept = np.empty((runs, a))
-        war = front = events = None
-        n_events = len(game.war.events) if game.war is not None else 0
-        if game.war is not None:
-            war = keyed_uniforms(seed, keys, [p.path for p in game.war.params], param_seeds)
-            events = np.empty((runs, n_events))
-        talk_streams, front_streams = [], []
-        for r, run in enumerate(run_ids):
-            accept[r] = _stream(seed, run, ACCEPT_STREAM).random(a)
-            talk_streams.append(_stream(seed, run, TALKS_STREAM))
-            if game.war is not None:
-                # The events' uniforms follow every round's two in the talks stream: jump there.
-                after = _stream(seed, run, TALKS_STREAM)
-                after.bit_generator.advance(2 * max_rounds)
-                events[r] = after.random(n_events)
-                front_streams.append(_stream(seed, run, FRONT_STREAM))
-        talks = RoundDraws(talk_streams, 2, max_rounds, normal=False)
-        if game.war is not None:
-            front = RoundDraws(front_streams, game.territory.n_regions, max_rounds, normal=True)
-        return cls(params, accept, war, front, talks, events)
-
-
-class RoundDraws:
-    """Each run's per-round draws, made a block of rounds at a time from the run's own stream.
-
-    The values are those of one draw of (max_rounds, width) per run, but only a block is held at
-    a time, so memory does not grow with the number of rounds; rounds are read in order.
-    """
-
-    BLOCK = 64
-
-    def __init__(self, streams: list[np.random.Generator], width: int, max_rounds: int, normal: bool):
-        self.streams, self.width, self.max_rounds, self.normal = streams, width, max_rounds, normal
-        self.start = 0
-        self.block = self._draw(min(self.BLOCK, max_rounds))
-
-    def _draw(self, n: int) -> np.ndarray:
-        out = np.empty((len(self.streams), n, self.width))
-        for r, g in enumerate(self.streams):
-            out[r] = g.standard_normal((n, self.width)) if self.normal else g.random((n, self.width))
-        return out
-
-    def at(self, k: int) -> np.ndarray:
-        """(R, width): every run's draws for round k."""
-        if k < self.start or k >= self.max_rounds:
-            raise IndexError(f"round {k} was already passed or is beyond the last ({self.max_rounds - 1})")
-        while k >= self.start + self.block.shape[1]:
-            self.start += self.block.shape[1]
-            self.block = self._draw(min(self.BLOCK, self.max_rounds - self.start))
-        return self.block[:, k - self.start]
-
-
-def _stream(seed: int, run: int, stream: int) -> np.random.Generator:
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(int(run), stream))))
-
-
-def _splitmix64(x: np.ndarray) -> np.ndarray:
-    """SplitMix64's finaliser (Steele, Lea & Flood 2014): a bijective 64-bit mix, vectorised."""
-    with np.errstate(over="ignore"):
-        x = x + np.uint64(0x9E3779B97F4A7C15)
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return x ^ (x >> np.uint64(31))
-
-
-def keyed_uniforms(seed: int, run_ids: np.ndarray, keys: list[str],
-                   key_seeds: dict[str, int] | None = None) -> np.ndarray:
-    """(R, K) uniforms in [0, 1), one per (run, key), each a pure function of (seed, run, key)."""
-    out = np.empty((len(run_ids), len(keys)))
-    runs = np.asarray(run_ids, dtype=np.int64).astype(np.uint64)
-    for k, key in enumerate(keys):
-        s = (key_seeds or {}).get(key, seed)
-        root = np.random.SeedSequence(s).generate_state(1, np.uint64)[0]
-        base = _splitmix64(np.array([root ^ np.uint64(zlib.crc32(key.encode()))], dtype=np.uint64))[0]
-        with np.errstate(over="ignore"):
-            mixed = _splitmix64(_splitmix64(base + runs * np.uint64(0xD1B54A32D192ED03)))
-        out[:, k] = (mixed >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
-    return out
-
 
 class NegotiationModel(mesa.Model):
     """A batch of negotiations of one scenario under one protocol."""
 
     def __init__(self, game: Game, prefs: Preferences, draws: RunDraws, protocol=None,
-                 max_rounds: int | None = None, collect_rounds: bool = True, rng=None):
+                 max_rounds: int | None = None, collect_rounds: bool = True, rng=None, engine: str | None = None):
         super().__init__(rng=rng)
+        from sim.model.kernel import resolve_engine
         from sim.model.protocols import make_protocol
 
+        self.engine = resolve_engine(engine)  # how run() plays the rounds: "compiled" or "numpy"
+        self.kernel_records: list[dict] | None = None  # the compiled engine's round records, in flat buffers
         self.game = game
         self.prefs = prefs
         self.draws = draws
@@ -346,8 +246,31 @@ class NegotiationModel(mesa.Model):
         if not self.open.any():
             self.running = False
 
+    def flat_records(self) -> dict[str, np.ndarray] | None:
+        """Every collected (run, round) row at once, in round order then run order: `round`, `run`, `text`
+        (N, I), `line` (N, T, P) and (N, A) arrays of each agent reporter; None if nothing was collected."""
+        if self.kernel_records is None:
+            records = self.round_records()
+            if not records:
+                return None
+            return {"round": np.concatenate([np.full(len(r["runs"]), r["round"], dtype=np.int64) for r in records]),
+                    "run": np.concatenate([r["runs"] for r in records]),
+                    **{key: np.concatenate([r[key] for r in records])
+                       for key in ("text", "line", *self.datacollector.agent_reporters)}}
+        if not self.kernel_records:
+            return None
+        return {key: np.concatenate([part[key] for part in self.kernel_records]) for key in self.kernel_records[0]}
+
     def round_records(self) -> list[dict]:
         """Per collected round: run indices, the text, and (runs, actors) arrays of each agent reporter."""
+        if self.kernel_records is not None:
+            flat = self.flat_records()
+            if flat is None:
+                return []
+            cuts = np.flatnonzero(np.diff(flat["round"])) + 1
+            return [{"round": int(flat["round"][rows[0]]), "runs": flat["run"][rows],
+                     **{key: flat[key][rows] for key in flat if key not in ("round", "run")}}
+                    for rows in np.split(np.arange(len(flat["round"])), cuts)]
         dc = self.datacollector
         if not dc.model_vars["runs"]:
             return []
@@ -364,6 +287,12 @@ class NegotiationModel(mesa.Model):
         return out
 
     def run(self) -> None:
-        """Step until every run has ended."""
+        """Play until every run has ended: in compiled kernels (see sim.model.kernel.engine) when the
+        engine is compiled and covers the protocol, else one Mesa step per round."""
+        if self.engine == "compiled" and self.running:
+            from sim.model.kernel.engine import run_compiled
+
+            if run_compiled(self):
+                return
         while self.running and self.round < self.max_rounds:
             self.step()

@@ -59,7 +59,8 @@ class Mediated(Protocol):
             if m is not None:
                 values = model.prefs.values[:, m] + self.penalty
                 model.text[:] = ideal_deal(game, model.prefs.weights[:, m], values)
-            self.rewrite(model, np.arange(model.n_runs))
+            if not (model.engine == "compiled" and _compiled_rewrite(model)):
+                self.rewrite(model, np.arange(model.n_runs))
         model.tabled = model.text.copy()
 
     def round(self, model) -> None:
@@ -135,6 +136,12 @@ class Mediated(Protocol):
                 break
             text = new
         model.text[runs] = text
+
+
+def _compiled_rewrite(model) -> bool:
+    from sim.model.kernel.protocols import start_rewrite
+
+    return start_rewrite(model)
 
 
 #: What a ruled-out option costs a text in the mediator's objective: more than any surplus.

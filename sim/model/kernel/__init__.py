@@ -1,0 +1,106 @@
+"""The compiled engine: numba kernels that play every round of a batch of runs in one call.
+
+The model (sim.model.model) keeps its structure — Mesa agents, the event list, the protocols'
+opening moves, the war's start — and hands its arrays to a kernel that plays the rounds between
+two scheduled events. The kernels replay the numpy engine's arithmetic operation for operation,
+including numpy's summation orders (see sim.model.kernel.numeric), and draw each run's random
+numbers from the same PCG64 streams (sim.model.kernel.rng), so both engines give the same runs.
+
+Kernels exist for the `mediated` and `alternating` protocols; `expected_utility` (whose cost is
+its own vectorised numpy, whose powers libm would not round as numpy's SIMD code does) and any
+plug-in protocol or strategy play on the numpy engine whichever engine is asked for.
+
+Which engine runs: `engine=` on the model, else the environment variable NEGSIM_ENGINE
+(`compiled` or `numpy`; `--engine` on the CLI sets it), else `numpy`. The compiled engine is
+opt-in for now: its first use on a machine compiles the kernels for about two minutes (cached on
+disk afterwards), which would turn a first `./dev.sh alaska` of 30 s into minutes.
+"""
+
+from __future__ import annotations
+
+import os
+
+from sim.errors import UserError
+
+ENGINES = ("compiled", "numpy")
+ENGINE_ENV = "NEGSIM_ENGINE"
+
+try:  # numba is the optional extra `fast`
+    import numba as _numba
+except ImportError:  # pragma: no cover - exercised where numba is absent
+    _numba = None
+
+
+def _cache_by_source() -> None:
+    """Keep compiled kernels in a folder named after this package's sources (and numba's and numpy's
+    versions). numba checks only the file of the function it compiled, not the helpers that were
+    compiled into it from other modules: an edit there would otherwise leave a stale kernel in use."""
+    import hashlib
+    from pathlib import Path
+
+    import numpy
+
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return
+    here = Path(__file__).resolve().parent
+    digest = hashlib.sha256(f"{_numba.__version__} {numpy.__version__}".encode())
+    for path in sorted(here.glob("*.py")) + [here.parent / "status.py"]:
+        digest.update(path.read_bytes())
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "negsim" / "kernels"
+    folder = root / digest.hexdigest()[:16]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return  # numba then keeps its cache beside the sources, as it does by default
+    _numba.config.CACHE_DIR = str(folder)
+
+
+if _numba is not None:
+    _cache_by_source()
+
+
+def numba_available() -> bool:
+    """Whether the compiled engine can run here."""
+    return _numba is not None
+
+
+def resolve_engine(requested: str | None = None) -> str:
+    """The engine to use: the one asked for, else NEGSIM_ENGINE, else numpy (see the module header)."""
+    name = requested or os.environ.get(ENGINE_ENV) or ""
+    if name in ("", "auto"):
+        return "numpy"
+    if name not in ENGINES:
+        raise UserError(f"unknown engine {name!r} (known: {', '.join(ENGINES)}; from --engine or ${ENGINE_ENV})")
+    if name == "compiled" and not numba_available():
+        raise UserError("the compiled engine needs numba (pip install 'negsim[fast]'); use --engine numpy")
+    return name
+
+
+def jit(fn):
+    """A kernel's building block: compiled into every kernel that calls it (numba inlines it there,
+    which spares each call the reference counting of the arrays it is handed); plain Python without numba."""
+    if _numba is None:
+        return fn
+    return _numba.njit(inline="always", cache=True, nogil=True)(fn)
+
+
+def part(fn):
+    """A larger part of a kernel, compiled as a function of its own (inlining it everywhere would
+    multiply the compile time for little gain); plain Python without numba."""
+    if _numba is None:
+        return fn
+    return _numba.njit(cache=True, nogil=True, _nrt=False)(fn)
+
+
+def kernel(fn=None, *, allocates: bool = False):
+    """A kernel called from Python: compiled once per machine (cached on disk), releasing the GIL so that
+    threads can run kernels side by side; plain Python without numba.
+
+    Kernels that allocate no arrays (`allocates=False`, the round loops) are compiled without numba's
+    reference counting: in loops that touch dozens of arrays it costs fifty times the arithmetic.
+    """
+    if fn is None:
+        return lambda f: kernel(f, allocates=allocates)
+    if _numba is None:
+        return fn
+    return _numba.njit(cache=True, nogil=True, _nrt=allocates)(fn)

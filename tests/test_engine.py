@@ -1,0 +1,233 @@
+"""The compiled engine (sim.model.kernel) against the numpy engine and the golden fixtures.
+
+Every shipped scenario under every protocol it allows gives the same runs tables with the
+compiled kernels, with the numpy engine and in tests/golden/runs.json (per-column hashes, floats
+to 9 decimals), and the same rounds tables on both engines; the kernels' random streams are
+numpy's own, draw for draw; strategies and rules the shipped scenarios do not use, threads, and a
+machine without numba are covered too.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from sim.errors import UserError
+from sim.jobs import scenario_with_sets
+from sim.model.kernel import ENGINE_ENV, numba_available, resolve_engine
+from sim.model.model import NegotiationModel, RunDraws, _stream
+from sim.simulate import ChunkSpec, rounds_table, runs_table, simulate_chunk
+from tests.test_golden import CASES, GOLDEN, ROOT, RUNS, SEED, fingerprint
+
+_numba_missing = pytest.mark.skipif(not numba_available(), reason="numba (the `fast` extra) is not installed")
+
+
+def needs_numba(test):
+    """A test of the compiled kernels: slow, since a fresh machine first compiles them (about 4 min of CPU)."""
+    return pytest.mark.slow(_numba_missing(test))
+
+
+#: Protocols with a kernel; the others run on the numpy engine under either setting.
+COMPILED = ("mediated", "alternating")
+
+
+@pytest.fixture(scope="module")
+def golden() -> dict:
+    return json.loads(GOLDEN.read_text())
+
+
+def _game(case: str, *sets: str):
+    scenario, protocol = case.rsplit("/", 1)
+    try:
+        return scenario_with_sets(str(ROOT / "scenarios" / scenario), (f"protocol.kind={protocol}", *sets))[1]
+    except UserError:
+        return None
+
+
+def simulate(game, engine: str, runs: int = RUNS, rounds: bool = False, start: int = 0, seed: int = SEED):
+    """What simulate_chunk does, keeping the model: (model, {'runs': Table, 'rounds': Table})."""
+    spec = ChunkSpec(seed, 0, (start, start + runs), rounds)
+    max_rounds = game.protocol["max_rounds"]
+    draws = RunDraws.draw(game, seed, spec.run_ids, max_rounds, engine=engine)
+    model = NegotiationModel(game, game.sample_preferences(draws.params), draws, max_rounds=max_rounds,
+                             collect_rounds=rounds, rng=seed, engine=engine)
+    model.run()
+    tables = {"runs": runs_table(game, model, spec, draws)}
+    if rounds:
+        tables["rounds"] = rounds_table(game, model, spec)
+    return model, tables
+
+
+def _same(a, b) -> list[str]:
+    fa, fb = fingerprint(a), fingerprint(b)
+    assert fa["rows"] == fb["rows"]
+    return sorted(name for name in fa["columns"] if fa["columns"][name] != fb["columns"].get(name))
+
+
+@needs_numba
+@pytest.mark.parametrize("case", CASES)
+def test_compiled_and_numpy_engines_give_the_golden_runs(golden, case):
+    game = _game(case)
+    if game is None:
+        assert golden[case] is None
+        return
+    for engine in ("compiled", "numpy"):
+        model, tables = simulate(game, engine)
+        # the kernels really played the rounds where they cover the protocol (no silent fallback)
+        assert (model.kernel_records is not None) == (engine == "compiled" and game.protocol["kind"] in COMPILED)
+        now = fingerprint(tables["runs"])
+        changed = [name for name, col in now["columns"].items() if golden[case]["columns"].get(name) != col]
+        assert now["rows"] == golden[case]["rows"] and not changed, f"{case} on {engine}: {changed}"
+
+
+@needs_numba
+@pytest.mark.parametrize("case", [c for c in CASES if c.rsplit("/", 1)[1] in COMPILED])
+def test_both_engines_record_the_same_rounds(case):
+    game = _game(case)
+    if game is None:
+        return
+    compiled, numpy_ = (simulate(game, engine, runs=40, rounds=True)[1] for engine in ("compiled", "numpy"))
+    assert not _same(compiled["rounds"], numpy_["rounds"]) and not _same(compiled["runs"], numpy_["runs"])
+    assert compiled["rounds"].schema.equals(numpy_["rounds"].schema)
+
+
+@needs_numba
+@pytest.mark.parametrize("protocol", COMPILED)
+@pytest.mark.parametrize("sets", [
+    ("actors.russia.strategy.kind=tit_for_tat", "actors.ukraine.strategy.kind=hardliner"),
+    ("actors.russia.strategy.kind=hardliner", "actors.russia.strategy.floor=0.4", "actors.united_states.strategy.kind=conceder"),
+    ("actors.ukraine.strategy.kind=subgame_perfect", "protocol.noisy_rationality=true"),
+    ("protocol.temperature=0", "protocol.talks.resume_probability=0.5"),
+])
+def test_strategies_and_rules_the_shipped_scenarios_leave_out(protocol, sets):
+    game = _game(f"alaska_2025.yaml/{protocol}", *sets)
+    assert game is not None, sets
+    runs = 24 if "subgame_perfect" in " ".join(sets) else 60
+    compiled, numpy_ = (simulate(game, engine, runs=runs, rounds=True) for engine in ("compiled", "numpy"))
+    assert compiled[0].kernel_records is not None
+    for table in ("runs", "rounds"):
+        assert not _same(compiled[1][table], numpy_[1][table]), (sets, table)
+
+
+@needs_numba
+def test_a_breakdown_event_ends_the_same_runs(write_scenario):
+    text = (ROOT / "scenarios" / "alaska_2025.yaml").read_text().replace('''    - date: 2025-10-22
+      kind: costs''', '''    - date: 2025-09-12
+      kind: breakdown
+      name: "talks end for good"
+      probability: 0.5
+      source: record_2025
+      quote: "Negotiators remain in contact, but for now it is probably more accurate to speak of a pause"
+    - date: 2025-10-22
+      kind: costs''')
+    path = write_scenario(text, name="alaska_breakdown.yaml")
+    (path.parent / "sources").mkdir(exist_ok=True)
+    for f in (ROOT / "scenarios" / "sources").iterdir():
+        (path.parent / "sources" / f.name).write_bytes(f.read_bytes())
+    _, game = scenario_with_sets(str(path), ())
+    compiled, numpy_ = (simulate(game, engine, runs=80, rounds=True)[1] for engine in ("compiled", "numpy"))
+    assert "breakdown" in set(compiled["runs"].column("outcome").to_pylist())
+    assert not _same(compiled["runs"], numpy_["runs"]) and not _same(compiled["rounds"], numpy_["rounds"])
+
+
+@needs_numba
+def test_the_kernels_draw_numpys_own_random_numbers():
+    import numba
+
+    from sim.model.kernel import rng
+
+    @numba.njit
+    def draws(state, n, normal):
+        out = np.empty(n)
+        for i in range(n):
+            out[i] = rng.next_normal(state) if normal else rng.next_double(state)
+        return out
+
+    state = np.empty(4, dtype=np.uint64)
+    for seed in (0, 7, 2**32 - 1, 2**32, 2**63 - 1, 12345678901234567890):
+        for run in (0, 1, 2**31, 2**32 + 3, 10**12):
+            for stream in (1, 2, 3):
+                rng.pcg_seed(rng.seed_words(seed), run, stream, state)
+                assert np.array_equal(draws(state.copy(), 64, False), _stream(seed, run, stream).random(64))
+                assert np.array_equal(draws(state.copy(), 256, True), _stream(seed, run, stream).standard_normal(256))
+                jumped, g = state.copy(), _stream(seed, run, stream)
+                rng.advance(jumped, 98765)
+                g.bit_generator.advance(98765)
+                assert np.array_equal(draws(jumped, 4, False), g.random(4))
+    # enough normals to take the ziggurat's rare branches (the tail and the wedges) many times
+    rng.pcg_seed(rng.seed_words(99), 3, 2, state)
+    assert np.array_equal(draws(state, 300_000, True), _stream(99, 3, 2).standard_normal(300_000))
+
+
+@needs_numba
+@pytest.mark.parametrize("protocol", COMPILED)
+def test_a_run_alone_is_the_run_in_a_batch(protocol):
+    game = _game(f"alaska_2025.yaml/{protocol}")
+    batch = simulate(game, "compiled", runs=30, start=100, rounds=True)[1]
+    for k in (0, 13, 29):
+        alone = simulate(game, "compiled", runs=1, start=100 + k, rounds=True)[1]
+        assert batch["runs"].slice(k, 1).to_pylist() == alone["runs"].to_pylist()
+        rows = batch["rounds"].to_pandas()
+        assert rows[rows["run"] == 100 + k].reset_index(drop=True).equals(alone["rounds"].to_pandas())
+
+
+@needs_numba
+def test_threads_run_kernels_side_by_side():
+    game = _game("alaska_2025.yaml/mediated")
+    specs = [ChunkSpec(3, 0, (start, start + 50), False) for start in range(0, 200, 50)]
+    alone = [simulate_chunk(game, spec, engine="compiled")["runs"] for spec in specs]
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(lambda spec: simulate_chunk(game, spec, engine="compiled")["runs"], specs))
+    assert all(a.equals(b) for a, b in zip(alone, together))
+
+
+@needs_numba
+def test_a_swapped_rule_sends_the_model_to_the_numpy_engine(monkeypatch):
+    from sim.model.agents import Actor
+
+    game = _game("alaska_2025.yaml/mediated")
+    monkeypatch.setattr(Actor, "acceptance_chance", lambda self, utility: np.zeros(len(utility)))
+    model, tables = simulate(game, "compiled", runs=20)
+    assert model.kernel_records is None  # the kernels do not know the swapped rule, so they did not run
+    assert set(tables["runs"].column("outcome").to_pylist()) <= {"open", "suspended"}  # nobody ever accepts
+
+
+def test_the_engine_comes_from_the_argument_then_the_environment(monkeypatch):
+    monkeypatch.setenv(ENGINE_ENV, "numpy")
+    assert resolve_engine() == "numpy"
+    assert resolve_engine("numpy") == "numpy"
+    monkeypatch.delenv(ENGINE_ENV)
+    assert resolve_engine() == "numpy"  # opt-in until the kernels are compiled at set-up
+    if numba_available():
+        assert resolve_engine("compiled") == "compiled"
+    with pytest.raises(UserError, match="unknown engine"):
+        resolve_engine("fortran")
+
+
+def test_without_numba_everything_runs_on_numpy(golden):
+    # A fresh interpreter in which `import numba` fails, as where the `fast` extra is not installed.
+    code = f"""
+import sys, json
+sys.modules["numba"] = None
+sys.path.insert(0, {str(ROOT)!r})
+from sim.errors import UserError
+from sim.model.kernel import resolve_engine, numba_available
+from tests.test_golden import compute
+assert not numba_available() and resolve_engine() == "numpy"
+try:
+    resolve_engine("compiled")
+    raise SystemExit("the compiled engine was granted without numba")
+except UserError:
+    pass
+print(json.dumps({{case: compute(ROOT / "scenarios" / case.rsplit("/", 1)[0], case.rsplit("/", 1)[1])
+                  for case in ("examples/nash_pie.yaml/mediated", "examples/three_way_region.yaml/alternating")}}))
+""".replace("ROOT /", f"__import__('pathlib').Path({str(ROOT)!r}) /")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stderr
+    for case, fingerprint_ in json.loads(out.stdout.strip().splitlines()[-1]).items():
+        assert fingerprint_ == golden[case], case
