@@ -141,12 +141,7 @@ class NegotiationModel(mesa.Model):
         An issue's `consent` list applies when the text departs from the issue's default
         (the status quo): lifting sanctions needs the sanctioning powers, keeping them does not.
         """
-        need = np.zeros((len(text), self.game.n_actors), dtype=bool)
-        if self._consent_issue.size:
-            departs = text[:, self._consent_issue] != self._consent_default  # (R, pairs)
-            for k, actor in enumerate(self._consent_actor):
-                need[:, actor] |= departs[:, k]
-        return need & ~self.signatory_mask
+        return self.game.must_agree(text) & ~self.signatory_mask
 
     def respond(self, utility: np.ndarray, proposer: int | None = None) -> np.ndarray:
         """Every actor answers the text on the table (utility (R, A)); returns the answers (R, A).

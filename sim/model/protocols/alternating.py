@@ -288,10 +288,7 @@ class Alternating(Protocol):
         order = game.protocol.get("proposer_order")
         self.order = (tuple(game.actor_index(a) for a in order) if order
                       else tuple(int(a) for a in game.signatories))
-        self.party_mask = np.zeros(game.n_actors, dtype=bool)
-        self.party_mask[game.signatories] = True
-        for who in game.consent:
-            self.party_mask[list(who)] = True
+        self.party_mask = game.parties.copy()
         self.central = game.central_preferences()
         self.discount = np.asarray(game.discount, dtype=float)
         self.planned = [a for a, s in enumerate(game.strategies) if isinstance(s, SubgamePerfect)]
