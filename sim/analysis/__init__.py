@@ -19,10 +19,8 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 from sim.analysis.rendering import (
-    add_arguments,
     analysis_json,
     analysis_text,
-    command,
     render_scenario_analysis,
 )
 
@@ -35,7 +33,7 @@ if TYPE_CHECKING:
 _LAZY = {"TOL": "tables", "issue_groups": "tables", "nondominated": "frontier",
          "bargaining_solutions": "solutions", "analyze": "bargaining"}
 
-__all__ = ["TOL", "add_arguments", "analysis_json", "analysis_text", "analyze", "bargaining_solutions", "command",
+__all__ = ["TOL", "analysis_json", "analysis_text", "analyze", "bargaining_solutions",
            "issue_groups", "nondominated", "render_scenario_analysis"]
 
 

@@ -119,18 +119,3 @@ def render_scenario_analysis(scenario_path: str, as_json: bool = False) -> str:
     game = compile_scenario(load_scenario(scenario_path).scenario)
     result = analyze(game)
     return json.dumps(analysis_json(result), indent=2) if as_json else analysis_text(game, result)
-
-
-# The two argparse adapters below stay only while sim/cli wires `negsim analyze` through them;
-# the CLI can call render_scenario_analysis directly instead.
-
-def add_arguments(parser) -> None:
-    """Arguments of `negsim analyze`."""
-    parser.add_argument("scenario", help="scenario YAML file")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-
-
-def command(args) -> int:
-    """`negsim analyze`: frontier, ZOPA and bargaining solutions at the point estimates."""
-    print(render_scenario_analysis(args.scenario, as_json=args.json))
-    return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sim import __version__, analysis, report
+from sim import __version__, report
 from sim.cli import calibration, explore, insight, job_args, scenario
 from sim.cli.args import path_text, seed
 from sim.errors import UserError
@@ -28,8 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     scenario.add_parsers(sub)
     job_args.add_parsers(sub)
     p = sub.add_parser("analyze", help="Pareto frontier, ZOPA, Nash and Kalai-Smorodinsky deals at the point estimates")
-    analysis.add_arguments(p)
-    p.set_defaults(handler=analysis.command)
+    p.add_argument("scenario", help="scenario YAML file")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(handler=cmd_analyze)
 
     p = sub.add_parser("plot", help="draw the figures a results folder supports",
                        formatter_class=argparse.RawDescriptionHelpFormatter, description=figures_help())
@@ -92,6 +93,14 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    """`negsim analyze`: frontier, ZOPA and bargaining solutions at the point estimates."""
+    from sim.analysis import render_scenario_analysis
+
+    print(render_scenario_analysis(args.scenario, as_json=args.json))
+    return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
