@@ -71,6 +71,25 @@ def write_scenario(tmp_path):
     return write
 
 
+@pytest.fixture
+def alaska_with_breakdown(write_scenario) -> Path:
+    """The Alaska scenario plus a dated breakdown event (probability 0.5), with its sources beside it."""
+    root = Path(__file__).resolve().parent.parent / "scenarios"
+    text = (root / "alaska_2025.yaml").read_text().replace('''    - date: 2025-10-22
+      kind: costs''', '''    - date: 2025-09-12
+      kind: breakdown
+      name: "talks end for good"
+      probability: 0.5
+      source: record_2025
+      quote: "Negotiators remain in contact, but for now it is probably more accurate to speak of a pause"
+    - date: 2025-10-22
+      kind: costs''')
+    assert "kind: breakdown" in text  # the anchor above still exists in the scenario
+    path = write_scenario(text, name="alaska_breakdown.yaml")
+    shutil.copytree(root / "sources", path.parent / "sources", dirs_exist_ok=True)
+    return path
+
+
 @pytest.fixture(autouse=True)
 def _quiet_env(monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")

@@ -115,20 +115,8 @@ def test_strategies_and_rules_the_shipped_scenarios_leave_out(protocol, sets):
 
 
 @needs_numba
-def test_a_breakdown_event_ends_the_same_runs(write_scenario):
-    text = (ROOT / "scenarios" / "alaska_2025.yaml").read_text().replace('''    - date: 2025-10-22
-      kind: costs''', '''    - date: 2025-09-12
-      kind: breakdown
-      name: "talks end for good"
-      probability: 0.5
-      source: record_2025
-      quote: "Negotiators remain in contact, but for now it is probably more accurate to speak of a pause"
-    - date: 2025-10-22
-      kind: costs''')
-    path = write_scenario(text, name="alaska_breakdown.yaml")
-    (path.parent / "sources").mkdir(exist_ok=True)
-    for f in (ROOT / "scenarios" / "sources").iterdir():
-        (path.parent / "sources" / f.name).write_bytes(f.read_bytes())
+def test_a_breakdown_event_ends_the_same_runs(alaska_with_breakdown):
+    path = alaska_with_breakdown
     _, game = scenario_with_sets(str(path), ())
     compiled, numpy_ = (simulate(game, engine, runs=80, rounds=True)[1] for engine in ("compiled", "numpy"))
     assert "breakdown" in set(compiled["runs"].column("outcome").to_pylist())

@@ -23,32 +23,17 @@ from sim.errors import UserError
 from sim.plots import driver
 from sim.plots.load import FolderData, read_folder
 from sim.plots.registry import FIGURES, NEEDS, FigureEntry
-
-try:
-    from tests.resultsfactory import (
-        ACTORS,
-        MAX_ROUNDS,
-        analysis_data,
-        leverage_data,
-        make_results,
-        sensitivity_data,
-        write_analysis,
-        write_leverage,
-        write_sensitivity,
-    )
-except ImportError:  # tests/ on sys.path rather than the project root
-    from resultsfactory import (
-        ACTORS,
-        MAX_ROUNDS,
-        analysis_data,
-        leverage_data,
-        make_results,
-        sensitivity_data,
-        write_analysis,
-        write_leverage,
-        write_sensitivity,
-    )
-
+from tests.resultsfactory import (
+    ACTORS,
+    MAX_ROUNDS,
+    analysis_data,
+    leverage_data,
+    make_results,
+    sensitivity_data,
+    write_analysis,
+    write_leverage,
+    write_sensitivity,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 

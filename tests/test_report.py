@@ -17,25 +17,14 @@ import pytest
 
 from sim import plots, report
 from sim.errors import UserError
-
-try:
-    from tests.resultsfactory import (
-        TINY_YAML,
-        make_results,
-        sensitivity_data,
-        write_analysis,
-        write_leverage,
-        write_sensitivity,
-    )
-except ImportError:  # tests/ on sys.path rather than the project root
-    from resultsfactory import (
-        TINY_YAML,
-        make_results,
-        sensitivity_data,
-        write_analysis,
-        write_leverage,
-        write_sensitivity,
-    )
+from tests.resultsfactory import (
+    TINY_YAML,
+    make_results,
+    sensitivity_data,
+    write_analysis,
+    write_leverage,
+    write_sensitivity,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 SOURCE_URL = "https://example.org/notes?a=1&b=2"
@@ -240,7 +229,7 @@ def test_report_escapes_text_from_files_and_shows_the_scenario_with_sources(full
 def test_report_says_how_to_reproduce(full):
     folder, _, text = full
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    assert f"<pre>negsim run tiny.yaml --runs 80 --seed 3</pre>" in text
+    assert "<pre>negsim run tiny.yaml --runs 80 --seed 3</pre>" in text
     assert f"<pre>negsim rerun {folder}</pre>" in text
     assert f"<th>seed</th><td><code>{manifest['seed']}</code></td>" in text
     assert manifest["scenario"]["sha256"] in text

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.jobs.executors import ExecutorSpec
 from sim.domain.game import compile_scenario
+from sim.jobs.executors import ExecutorSpec
 from sim.model.model import NegotiationModel, RunDraws
 from sim.scenario import load_scenario
 from sim.simulate import ChunkSpec, nearest_proposal, simulate_chunk
@@ -122,20 +122,8 @@ def test_walkouts_pause_and_talks_resume(alaska, alaska_runs):
     assert len(resumed) > 0
 
 
-def test_breakdown_only_by_an_explicit_event(write_scenario, alaska):
-    text = ALASKA.read_text().replace('''    - date: 2025-10-22
-      kind: costs''', '''    - date: 2025-09-12
-      kind: breakdown
-      name: "talks end for good"
-      probability: 0.5
-      source: record_2025
-      quote: "Negotiators remain in contact, but for now it is probably more accurate to speak of a pause"
-    - date: 2025-10-22
-      kind: costs''')
-    path = write_scenario(text, name="alaska_breakdown.yaml")
-    (path.parent / "sources").mkdir(exist_ok=True)
-    for f in (ROOT / "scenarios" / "sources").iterdir():
-        (path.parent / "sources" / f.name).write_bytes(f.read_bytes())
+def test_breakdown_only_by_an_explicit_event(alaska_with_breakdown, alaska):
+    path = alaska_with_breakdown
     game = compile_scenario(load_scenario(path).scenario)
     runs = simulate_chunk(game, ChunkSpec(7, 0, (0, 200)), )["runs"].to_pandas()
     share = (runs["outcome"] == "breakdown").mean()
@@ -260,8 +248,8 @@ def test_drivers_are_reproducible_and_in_range(alaska):
 
 
 def test_report_shows_derived_reservations_and_the_date_curve(tmp_path):
-    from sim.report import build_report
     from sim.jobs import JobSpec, run_job
+    from sim.report import build_report
 
     result = run_job(JobSpec(kind="run", scenario=str(ALASKA), runs=300, seed=5, rounds=False), out=tmp_path / "r",
                      argv=["test"], executor=ExecutorSpec(1))
