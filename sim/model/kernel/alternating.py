@@ -25,7 +25,7 @@ from sim.model.kernel.rounds import (
     record,
     utilities,
 )
-from sim.model.kernel.war import advance, refresh
+from sim.model.kernel.war import advance_open_runs, refresh
 from sim.model.status import ACTIVE, SUSPENDED
 
 #: What proposer p believes in one run, and the work space of its search (see sim.model.kernel.maximin).
@@ -114,10 +114,7 @@ def play_alternating(mode, runs, k0, k1, max_rounds, g, s, wr, y, b, w, n_record
     for k in range(k0, k1):
         if not any_open(s):
             return k, n_records, False
-        if wr.on and k > 0:
-            for r in range(len(s.status)):
-                if s.status[r] == ACTIVE or s.status[r] == SUSPENDED:
-                    advance(g, wr, r, s, w.war)
+        advance_open_runs(g, wr, s, k, w.war)
         if open_round(s, k) > 0:
             p = y.order[k % len(y.order)]
             y.played[k] = True

@@ -30,7 +30,7 @@ from sim.model.kernel.rounds import (
     record,
     utilities,
 )
-from sim.model.kernel.war import advance, refresh
+from sim.model.kernel.war import advance_open_runs, refresh
 from sim.model.status import ACTIVE, SUSPENDED
 
 #: What a ruled-out option costs a text in the mediator's objective (mediated.RULED_OUT_COST).
@@ -189,10 +189,7 @@ def play_mediated(mode, runs, k0, k1, max_rounds, g, s, wr, m, b, w, n_records):
     for k in range(k0, k1):
         if not any_open(s):
             return k, n_records, False
-        if wr.on and k > 0:
-            for r in range(len(s.status)):
-                if s.status[r] == ACTIVE or s.status[r] == SUSPENDED:
-                    advance(g, wr, r, s, w.war)
+        advance_open_runs(g, wr, s, k, w.war)
         if open_round(s, k) > 0:
             for r in range(len(s.status)):
                 status = s.status[r]

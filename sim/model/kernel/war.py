@@ -12,6 +12,7 @@ import numpy as np
 from sim.model.kernel import jit, kernel
 from sim.model.kernel.numeric import clip, copy2, deal_utility, fmax, npsum
 from sim.model.kernel.rng import next_normal
+from sim.model.status import ACTIVE, SUSPENDED
 
 
 @jit
@@ -149,3 +150,12 @@ def war_values(g, w, line, drift, base, weights, deltas, out, work):
     """out (R, A): every run's value of fighting on (WarState's opening war values)."""
     for r in range(len(out)):
         war_value(g, w, line[r], drift[r], base[r], weights[r], deltas[r], out[r], work)
+
+
+@jit
+def advance_open_runs(g, w, s, k, work):
+    """The war's step before round k for every run still talking (none before the first round)."""
+    if w.on and k > 0:
+        for r in range(len(s.status)):
+            if s.status[r] == ACTIVE or s.status[r] == SUSPENDED:
+                advance(g, w, r, s, work)
