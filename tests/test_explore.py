@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import itertools
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -342,6 +343,9 @@ def test_moving_a_slider_in_the_browser_changes_the_plotted_and_printed_numbers(
         page.goto(url)
         agreement, signed = page.locator("[data-key=agreement]"), page.locator("[data-key=signed]")
         expect(page.locator(".negsim-status")).to_have_attribute("data-state", "ready", timeout=60_000)
+        # "ready" can arrive before the first numbers do (they come in their own message): wait for them.
+        expect(agreement).to_have_text(re.compile(r"%$"), timeout=30_000)
+        expect(signed).to_have_text(re.compile(r"%$"), timeout=30_000)
         printed = (agreement.inner_text(), signed.inner_text())
         plotted = page.evaluate("() => Array.from(Bokeh.documents[0].get_model_by_name('negsim-outcomes').data.share)")
         handle = page.locator(f".knob-{PREMIUM.replace('.', '-')} .noUi-handle")
