@@ -85,8 +85,16 @@ def dask_executor(address: str, workers: int | None = None, processes: bool = Tr
         # Dask's nannies start workers with MALLOC_TRIM_THRESHOLD_=65536, which makes glibc hand
         # every freed numpy temporary back to the kernel and fault it in again: measured about 2x
         # slower than the process pool. None unsets it, so workers keep glibc's own threshold.
+        # Dask's nannies spawn each worker, which then imports distributed and negsim afresh (about
+        # 4 s per worker here); forked from a server that has imported both, a worker starts at once.
+        # Forked workers inherit this process's environment, not the nanny's MALLOC_TRIM setting.
+        from sim.jobs.executors import forkserver_context
+
+        if processes:
+            forkserver_context(["distributed", "sim.simulate"])
         with warnings.catch_warnings(), _sigint_ignored_by_children(), \
-                dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+                dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+                                 "distributed.worker.multiprocessing-method": "forkserver"}):
             # "port 8787 is in use, using another": harmless, and no dashboard is shown anyway.
             warnings.simplefilter("ignore")
             cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=processes,

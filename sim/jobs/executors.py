@@ -6,6 +6,7 @@ new backend is a new field here and a branch in `open`, not a change to every si
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import threading
@@ -13,6 +14,11 @@ from collections.abc import Iterator
 from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass
+
+#: Below this many (run, round) steps a job runs in this process unless --workers says otherwise: a worker
+#: process starts by importing Mesa, pandas and Arrow (and loading the compiled kernels), about a second,
+#: while on one core such a job takes about two seconds with the numpy engine and well under one compiled.
+SMALL_JOB_RUN_ROUNDS = 100_000
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,13 @@ class ExecutorSpec:
         if self.dask is not None:
             return "dask"
         return "serial" if self.effective_workers == 1 else "pool"
+
+    def sized_for(self, run_rounds: int) -> ExecutorSpec:
+        """This spec for a job of at most `run_rounds` (run, round) steps: a small job given no
+        --workers runs in this process, since starting workers would cost more than they save."""
+        if self.workers is None and self.dask is None and run_rounds < SMALL_JOB_RUN_ROUNDS:
+            return dataclasses.replace(self, workers=1)
+        return self
 
     def check(self) -> None:
         """Refuse what cannot work before anything is written: too many processes, a bad address."""
@@ -75,6 +88,27 @@ def _exit_with_parent(sentinel: int) -> None:
     os._exit(1)
 
 
+def forkserver_context(preload: list[str]):
+    """The multiprocessing context of worker processes, its fork server started with `preload` imported.
+
+    A fork server, not fork: no fork of a process that may hold Arrow's threads; preloading makes
+    each worker a fork of a process that has already imported negsim (about 1.5 s saved per worker).
+    There is one fork server per process: the first caller's `preload` is the one that counts.
+    """
+    import multiprocessing as mp
+    from multiprocessing import forkserver
+
+    from sim.jobs.cluster import _sigint_ignored_by_children
+
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(preload)
+    with _sigint_ignored_by_children():
+        # Workers are forked by the server with its signal dispositions, so they ignore Ctrl-C from
+        # birth: a worker still starting when Ctrl-C comes would otherwise die and break the pool.
+        forkserver.ensure_running()
+    return ctx
+
+
 @contextmanager
 def open_executor(workers: int | None, dask: str | None) -> Iterator[Executor | None]:
     """An executor for a backend; None means run serially in this process (see ExecutorSpec.open).
@@ -93,19 +127,9 @@ def open_executor(workers: int | None, dask: str | None) -> Iterator[Executor | 
     if workers == 1:
         yield None
         return
-    import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import forkserver
 
-    from sim.jobs.cluster import _sigint_ignored_by_children
-
-    # forkserver: no fork of a process that may hold Arrow's threads; preloading keeps start-up cheap.
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["sim.simulate"])
-    with _sigint_ignored_by_children():
-        # Workers are forked by the server with its signal dispositions, so they ignore Ctrl-C from
-        # birth: a worker still starting when Ctrl-C comes would otherwise die and break the pool.
-        forkserver.ensure_running()
+    ctx = forkserver_context(["sim.simulate"])
     executor = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker)
     try:
         yield executor

@@ -57,9 +57,10 @@ def run_job(spec: JobSpec, out: str | Path | None = None, argv: list[str] | None
     from sim.jobs import auto_chunk_size, base_manifest, default_out
 
     executor.check()  # too many processes or a bad Dask address: refused before the plan is built
-    workers_eff = executor.effective_workers
     plan = plan_job(spec)
     game = plan.games[0]
+    executor = executor.sized_for(plan.n_points * spec.runs * game.protocol["max_rounds"])
+    workers_eff = executor.effective_workers
     cap, _ = chunk_cap(game.protocol["max_rounds"], game.n_actors, spec.rounds)
     if spec.chunk_size is None:
         chunk = auto_chunk_size(plan.n_points * spec.runs, workers_eff)
