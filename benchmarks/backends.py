@@ -1,0 +1,128 @@
+"""End to end, as a user types it: `negsim run` on each backend and engine, and `./dev.sh alaska`
+against the code as it stood when issue 16 (the compiled engine) was opened. One command, ratios.
+
+    .venv/bin/python benchmarks/backends.py            # full sizes (about 5 minutes on 2 cores)
+    .venv/bin/python benchmarks/backends.py --smoke    # tiny sizes (checks the command, not the speed)
+    .venv/bin/python benchmarks/backends.py --only alaska --repeat 5
+    .venv/bin/python benchmarks/backends.py --json out.json
+
+Sections:
+  backends  the same Alaska job (`--runs N`, 2 workers) through the process pool, `--dask local`
+            and, for scale, one worker; wall time of the whole command (start-up, cluster, merge
+            included), medians of --repeat taken in turn. Target (issue 16): Dask within 10% of the pool.
+  alaska    `negsim run scenarios/alaska_2025.yaml --runs 4000 --seed 2025 --plot` (what `./dev.sh
+            alaska` runs) from this tree against the same command from BASELINE's tree (extracted with
+            `git archive`, run on this .venv). Target: at least 1.5x faster.
+Each command is a fresh process with its own results folder in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ALASKA = ROOT / "scenarios" / "alaska_2025.yaml"
+#: main just before the compiled engine's first commit: "today" in issue 16.
+BASELINE = "bd20bcf"
+#: Runs `sim.cli` from whichever tree is first on PYTHONPATH (the installed `negsim` script is this tree's).
+NEGSIM = [sys.executable, "-c", "import sys; from sim.cli import console_main; sys.argv[0] = 'negsim'; "
+                                "sys.exit(console_main())"]
+
+
+def _wall(cmd: list[str], tree: Path, out: Path) -> float:
+    """Seconds one command takes, run from `tree` (its `sim` package first on the path)."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    env.pop("NEGSIM_ENGINE", None)
+    start = time.perf_counter()
+    done = subprocess.run(cmd + ["--out", str(out)], cwd=tree, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    return seconds
+
+
+def _medians(variants: dict[str, tuple[list[str], Path]], repeat: int) -> dict[str, float]:
+    """Median wall time of each variant, the variants taken in turn so that a busy spell weighs on all."""
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(repeat):
+            for k, (name, (cmd, tree)) in enumerate(variants.items()):
+                times[name].append(_wall(cmd, tree, Path(tmp) / f"{r}-{k}"))
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def bench_backends(runs: int, repeat: int, engine: str) -> list[dict]:
+    """One Alaska job through one worker, the process pool and a local Dask cluster."""
+    job = NEGSIM + ["run", str(ALASKA), "--runs", str(runs), "--seed", "7", "--engine", engine]
+    variants = {"1 worker": (job + ["--workers", "1"], ROOT), "pool, 2 workers": (job + ["--workers", "2"], ROOT),
+                "dask local, 2 workers": (job + ["--workers", "2", "--dask", "local"], ROOT)}
+    seconds = _medians(variants, repeat)
+    rows = [{"benchmark": f"{engine}: {name}", "value": runs / s, "unit": "runs/s",
+             "detail": f"{runs:,} runs, {s:.1f} s end to end, median of {repeat}"} for name, s in seconds.items()]
+    rows.append({"benchmark": f"{engine}: dask local / pool (time)", "value": seconds["dask local, 2 workers"]
+                 / seconds["pool, 2 workers"], "unit": "x", "detail": "target <= 1.10"})
+    rows.append({"benchmark": f"{engine}: pool 2 workers / 1 (speed)", "value": seconds["1 worker"]
+                 / seconds["pool, 2 workers"], "unit": "x", "detail": "start-up included"})
+    return rows
+
+
+def _baseline_tree(tmp: Path) -> Path:
+    """BASELINE's `sim` package, extracted from git into `tmp` (scenarios are this tree's)."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", BASELINE, "sim"], capture_output=True)
+    if archive.returncode:
+        raise SystemExit(f"git archive {BASELINE} failed (a shallow clone?): {archive.stderr.decode()[-500:]}")
+    subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive.stdout, check=True)
+    return tmp
+
+
+def bench_alaska(repeat: int, runs: int) -> list[dict]:
+    """`./dev.sh alaska`'s command, this tree against BASELINE's."""
+    cmd = NEGSIM + ["run", str(ALASKA), "--runs", str(runs), "--seed", "2025", "--plot"]
+    with tempfile.TemporaryDirectory() as tmp:
+        seconds = _medians({"now": (cmd, ROOT), "baseline": (cmd, _baseline_tree(Path(tmp)))}, repeat)
+    detail = f"negsim run alaska_2025.yaml --runs {runs:,} --seed 2025 --plot, median of {repeat}"
+    return [{"benchmark": f"alaska end to end, {BASELINE} (before issue 16)", "value": seconds["baseline"],
+             "unit": "s", "detail": detail},
+            {"benchmark": "alaska end to end, this tree", "value": seconds["now"], "unit": "s", "detail": detail},
+            {"benchmark": "alaska end to end: baseline / now", "value": seconds["baseline"] / seconds["now"],
+             "unit": "x", "detail": "target >= 1.5"}]
+
+
+def main() -> int:
+    """Run the chosen sections and print one table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: check the command, not the speed")
+    parser.add_argument("--only", nargs="+", choices=("backends", "alaska"), default=("backends", "alaska"))
+    parser.add_argument("--repeat", type=int, default=None, help="timings per figure (median)")
+    parser.add_argument("--runs", type=int, default=None, help="runs of the backends job (default 40,000)")
+    parser.add_argument("--json", type=Path, help="also write the rows to this JSON file")
+    args = parser.parse_args()
+    repeat = args.repeat or (1 if args.smoke else 3)
+    rows: list[dict] = []
+    if "backends" in args.only:
+        runs = args.runs or (200 if args.smoke else 40_000)
+        from sim.model.kernel import numba_available
+
+        for engine in ("numpy", "compiled") if numba_available() else ("numpy",):
+            rows += bench_backends(runs, repeat, engine)
+    if "alaska" in args.only:
+        rows += bench_alaska(repeat, 200 if args.smoke else 4000)
+    width = max(len(r["benchmark"]) for r in rows)
+    for r in rows:
+        print(f"{r['benchmark']:<{width}}  {r['value']:>10,.2f} {r['unit']:<6} {r['detail']}")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    raise SystemExit(main())
