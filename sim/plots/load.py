@@ -131,7 +131,7 @@ def sensitivity_origin(manifest: Mapping[str, Any], sensitivity: Mapping[str, An
 
 
 def load_results(results_dir: str | Path, with_rounds: bool = True) -> tuple[dict, pd.DataFrame, pd.DataFrame | None]:
-    """Read manifest, runs and (if present and wanted) rounds from a results folder."""
+    """Read manifest, runs and (if present and wanted) rounds, without their tabled texts, from a results folder."""
     root = Path(results_dir)
     if not root.is_dir():
         raise UserError(f"results folder {root} does not exist (expected the folder written by `negsim run`)")
@@ -149,7 +149,9 @@ def load_results(results_dir: str | Path, with_rounds: bool = True) -> tuple[dic
         raise UserError(f"{manifest_path}: expected a JSON object at the top level")
     runs = _read_parquet(runs_path)
     rounds_path = root / "rounds.parquet"
-    rounds = _read_parquet(rounds_path) if with_rounds and rounds_path.is_file() else None
+    # Without the tabled texts (a list of option codes per row): no figure or report section reads
+    # them, and turning them into pandas objects took more time than reading all the rest.
+    rounds = _read_parquet(rounds_path, leave_out=("text",)) if with_rounds and rounds_path.is_file() else None
     return manifest, runs, rounds
 
 
@@ -213,11 +215,12 @@ def load_analysis(results_dir: str | Path) -> dict | None:
     return data
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
-    import pandas as pd
+def _read_parquet(path: Path, leave_out: tuple[str, ...] = ()) -> pd.DataFrame:
+    import pyarrow.parquet as pq
 
     try:
-        return pd.read_parquet(path)
+        columns = [c for c in pq.read_schema(path).names if c not in leave_out] if leave_out else None
+        return pq.read_table(path, columns=columns).to_pandas()
     except Exception as exc:  # pyarrow raises several unrelated types for a damaged file
         raise UserError(f"{path}: not a readable parquet file ({type(exc).__name__}: {exc})") from None
 
