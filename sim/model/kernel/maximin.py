@@ -151,16 +151,33 @@ def _normalise(weights, mask):
 
 
 @jit
-def _argmax_deal(g, gtab, ftab, mix, deal):
-    """Issue by issue, the option with the highest (1 - mix) * gtab + mix * ftab (the first of equal ones)."""
+def _undominated(g, gtab, ftab, keep):
+    """keep[o]: no option of o's issue before it scores at least as high in both tables. Such an
+    option o never wins _argmax_deal: for every mix in [0, 1] its score is, rounding being
+    monotone, at most that of the earlier one, which also wins a tie."""
+    for i in range(len(g.offsets)):
+        start = g.offsets[i]
+        for o in range(start, start + g.n_options[i]):
+            keep[o] = True
+            for q in range(start, o):
+                if gtab[q] >= gtab[o] and ftab[q] >= ftab[o]:
+                    keep[o] = False
+                    break
+
+
+@jit
+def _argmax_deal(g, gtab, ftab, keep, mix, deal):
+    """Issue by issue, the option with the highest (1 - mix) * gtab + mix * ftab (the first of equal
+    ones), among the options `keep` leaves (see _undominated)."""
     for i in range(len(g.offsets)):
         start = g.offsets[i]
         best = 0
         top = (1.0 - mix) * gtab[start] + mix * ftab[start]
         for o in range(1, g.n_options[i]):
-            v = (1.0 - mix) * gtab[start + o] + mix * ftab[start + o]
-            if v > top:
-                best, top = o, v
+            if keep[start + o]:
+                v = (1.0 - mix) * gtab[start + o] + mix * ftab[start + o]
+                if v > top:
+                    best, top = o, v
         deal[i] = best
 
 
@@ -198,12 +215,13 @@ def maximin(g, x, fallback, deal):
                 gs = gs + lam[j] * x.goal_coef[j] * t
                 fs = fs + kap[j] * x.floor_coef[j] * t
             x.gtab[o], x.ftab[o] = gs, fs
+        _undominated(g, x.gtab, x.ftab, x.keep)
         lo, hi = 0.0, 1.0 - 1e-9
         judged = False  # whether x.issues_deal holds the last deal judged, with verdict `ok`
         ok = False
         for _ in range(BISECTION_STEPS):
             mid = 0.5 * (lo + hi)
-            _argmax_deal(g, x.gtab, x.ftab, mid, trial)
+            _argmax_deal(g, x.gtab, x.ftab, x.keep, mid, trial)
             same = judged
             for i in range(len(trial)):
                 if same and trial[i] != x.judged[i]:
@@ -216,7 +234,7 @@ def maximin(g, x, fallback, deal):
                 hi = mid
             else:
                 lo = mid
-        _argmax_deal(g, x.gtab, x.ftab, hi, trial)
+        _argmax_deal(g, x.gtab, x.ftab, x.keep, hi, trial)
         _evaluate(g, x, trial, u)
         k = _key(x, u)
         if k > best_key:

@@ -10,9 +10,9 @@ import numpy as np
 
 from sim.model.kernel import jit, kernel
 from sim.model.kernel.numeric import (
+    clip,
     consent_needed,
     copy1,
-    edit_utilities,
     esum,
     fmax,
     npsum,
@@ -55,48 +55,134 @@ def _objective_score(util, reservation, lam, terms):
 
 
 @jit
-def _best_option(m, g, w, i, text, ruled_out, reservation, lam, here, current):
+def _rows(g, m, values, deltas, text, rows):
+    """rows[a]: actor a's values with the text's firing terms applied, clipped as
+    single_change_utilities clips them (rows without a firing term are in [0, 1] already when
+    m.unit, and clipping them would change nothing)."""
+    n_actors, n_flat = values.shape
+    n_terms = len(g.t_actor)
+    for a in range(n_actors):
+        copy1(rows[a], values[a])
+    for k in range(n_terms):
+        if g.t_cond_mask[k, text[g.t_cond_issue[k]]]:
+            a = g.t_actor[k]
+            for o in range(n_flat):
+                if g.t_affected[k, o]:
+                    rows[a, o] = rows[a, o] + deltas[k]
+    for a in range(n_actors):
+        shifted = n_terms > 0 and not m.unit
+        for k in range(n_terms):
+            if g.t_actor[k] == a and g.t_cond_mask[k, text[g.t_cond_issue[k]]]:
+                shifted = True
+        if shifted:
+            for o in range(n_flat):
+                rows[a, o] = clip(rows[a, o], 0.0, 1.0)
+
+
+@jit
+def _owner_edit(g, values, weights, deltas, text, a, j, c, products, scratch):
+    """u_a of the text with issue j set to option c, for an actor owning a term that issue j
+    conditions (single_change_utilities evaluates such edits in full): the text's products, with
+    those whose values the edit changes computed again as deal_values computes them (the firing
+    terms' deltas in their order, then clipped); only a term conditioned on j can start or stop firing."""
+    n_issues, n_terms = len(g.offsets), len(g.t_actor)
+    copy1(scratch, products[a])
+    flips = False
+    for k in range(n_terms):
+        if g.t_actor[k] == a and g.t_cond_issue[k] == j and g.t_cond_mask[k, c] != g.t_cond_mask[k, text[j]]:
+            flips = True
+    for i in range(n_issues):
+        option = g.offsets[i] + (c if i == j else text[i])
+        dirty = i == j
+        if flips and not dirty:
+            for k in range(n_terms):
+                if (g.t_actor[k] == a and g.t_cond_issue[k] == j and g.t_affected[k, option]
+                        and g.t_cond_mask[k, c] != g.t_cond_mask[k, text[j]]):
+                    dirty = True
+        if dirty:
+            v = values[a, option]
+            for k in range(n_terms):
+                cond = g.t_cond_issue[k]
+                if g.t_actor[k] == a and g.t_affected[k, option] and g.t_cond_mask[k, c if cond == j else text[cond]]:
+                    v = v + deltas[k]
+            scratch[i] = clip(v, 0.0, 1.0) * weights[a, i]
+    return esum(scratch, n_issues)
+
+
+@jit
+def _edit_score(g, w, weights, cond, i, c, reservation, lam):
+    """The objective's surplus part for the text with issue i set to flat option c, from the edit's
+    utilities as single_change_utilities computes them: the text's utility plus the change of
+    issue i's term, or for an issue that conditions a term the sum of the edited products."""
+    for a in range(len(lam)):
+        if not cond:
+            u = w.base[a] + weights[a, i] * (w.moved[a, c] - w.cur[a, i])
+        elif g.owns[a, i]:
+            u = w.edits[c, a]
+        else:
+            copy1(w.issues, w.current[a])
+            w.issues[i] = w.moved[a, c] * weights[a, i]
+            u = esum(w.issues, len(w.issues))
+        w.actors[a] = surplus_score(u - reservation[a]) * lam[a]
+    return esum(w.actors, len(lam))
+
+
+@jit
+def _best_option(m, g, w, weights, i, text, ruled_out, reservation, lam, here, current):
     """The best option of issue i, as np.argmax over its scores picks it (the first of equal ones),
-    and its score, with the scores in w.score.
+    and its score.
 
     The objective is concave in each party's utility, so its tangent at the text bounds every
     edit's score from above; an edit whose bound falls short of a score already found cannot be
     the best and is not scored (its logarithms are most of a rewrite's cost). The text's own
     option scores `current`, the text's score: its edit's utilities are the text's, bit for bit.
+    The bounds need not follow numpy's order, only stay above the scores (by far more than a
+    rounding error: the tolerance).
     """
     n_actors = len(lam)
     start, n = g.offsets[i], g.n_options[i]
-    held = 1 if m.forbidden[start + text[i]] else 0
-    top = start
+    held = start + text[i]
+    cond = False
+    for j in g.cond_issues:
+        cond = cond or j == i
+    held_cost = ruled_out - (1 if m.forbidden[held] else 0)
+    penalty = RULED_OUT_COST * held_cost
+    for a in range(n_actors):
+        w.slope_weight[a] = w.slope[a] * weights[a, i]
+    top = -1
     for c in range(start, start + n):
         bound = here
         for a in range(n_actors):
-            bound = bound + w.slope[a] * (w.edits[c, a] - w.base[a])
-        w.bound[c] = bound - RULED_OUT_COST * (ruled_out - held + (1 if m.forbidden[c] else 0))
-        if w.bound[c] > w.bound[top]:
+            if cond and g.owns[a, i]:
+                bound = bound + w.slope[a] * (w.edits[c, a] - w.base[a])
+            else:
+                bound = bound + w.slope_weight[a] * (w.moved[a, c] - w.cur[a, i])
+        w.bound[c] = bound - (penalty + RULED_OUT_COST if m.forbidden[c] else penalty)
+        w.scored[c] = c == held
+        if c != held and (top < 0 or w.bound[c] > w.bound[top]):
             top = c
-    held_option = start + text[i]
-    swapped = ruled_out - held + (1 if m.forbidden[top] else 0)
-    w.score[top] = current if top == held_option else (
-        _objective_score(w.edits[top], reservation, lam, w.actors) - RULED_OUT_COST * swapped)
-    best = w.score[top]
-    for c in range(start, start + n):
-        w.scored[c] = c == top
-        if c != top and w.bound[c] >= best - 1e-9 * (1.0 + abs(best)):
-            swapped = ruled_out - held + (1 if m.forbidden[c] else 0)
-            w.score[c] = current if c == held_option else (
-                _objective_score(w.edits[c], reservation, lam, w.actors) - RULED_OUT_COST * swapped)
-            w.scored[c] = True
-            best = max(best, w.score[c])
+    w.score[held] = current
+    best = current
+    for rank in range(2):  # the highest bound first, which prunes the most, then the others
+        for c in range(start, start + n):
+            if (c == top) == (rank == 0) and c != held and w.bound[c] >= best - 1e-9 * (1.0 + abs(best)):
+                cost = held_cost + (1 if m.forbidden[c] else 0)
+                w.score[c] = _edit_score(g, w, weights, cond, i, c, reservation, lam) - RULED_OUT_COST * cost
+                w.scored[c] = True
+                best = max(best, w.score[c])
     for c in range(start, start + n):
         if w.scored[c] and w.score[c] == best:
             return c - start, best
-    return top - start, best
+    return held - start, best
 
 
 @jit
 def rewrite(m, g, s, r, w):
-    """Mediated.rewrite for run r: monotone coordinate ascent on the weighted Nash product."""
+    """Mediated.rewrite for run r: monotone coordinate ascent on the weighted Nash product.
+
+    Per sweep, the utilities of the one-issue edits are computed only where needed: in full for
+    the actors owning a term that the edited issue conditions (their bounds need them), else
+    when an edit is scored (single_change_utilities's arithmetic, for those edits alone)."""
     n_actors = s.weights.shape[1]
     n_issues = len(g.offsets)
     lam = w.lam
@@ -109,11 +195,24 @@ def rewrite(m, g, s, r, w):
     text = w.text
     copy1(text, s.text[r])
     reservation = s.reservation[r]
-    values, prefs_weights, deltas = s.values[r], s.weights[r], s.deltas[r]
+    values, weights, deltas = s.values[r], s.weights[r], s.deltas[r]
+    products = w.current
+    stale = True  # whether w.moved must follow the text (a conditioning issue changed)
     for _ in range(m.sweeps):
-        edit_utilities(g.offsets, g.n_options, g.issue_of, g.t_actor, g.t_affected, g.t_cond_issue, g.t_cond_mask,
-                       g.cond_issues, values, prefs_weights, deltas, text, m.unit, w.edits, w.base, w.moved,
-                       w.flags, w.current, w.issues, w.deal)
+        if stale:
+            _rows(g, m, values, deltas, text, w.moved)
+        for a in range(n_actors):
+            for i in range(n_issues):
+                w.cur[a, i] = w.moved[a, g.offsets[i] + text[i]]
+                products[a, i] = w.cur[a, i] * weights[a, i]
+            w.base[a] = esum(products[a], n_issues)
+        for j in g.cond_issues:
+            for a in range(n_actors):
+                if g.owns[a, j]:
+                    for c in range(g.n_options[j]):
+                        if c != text[j]:
+                            w.edits[g.offsets[j] + c, a] = _owner_edit(g, values, weights, deltas, text, a, j, c,
+                                                                       products, w.issues)
         here = 0.0
         for a in range(n_actors):
             surplus = w.base[a] - reservation[a]
@@ -123,27 +222,32 @@ def rewrite(m, g, s, r, w):
         current = _objective_score(w.base, reservation, lam, w.actors) - RULED_OUT_COST * ruled_out
         jacobi = w.jacobi
         best, best_score = -1, -np.inf
+        changed = 0
         for i in range(n_issues):
-            option, score = _best_option(m, g, w, i, text, ruled_out, reservation, lam, here, current)
+            option, score = _best_option(m, g, w, weights, i, text, ruled_out, reservation, lam, here, current)
             jacobi[i] = option
+            changed += 1 if option != text[i] else 0
             if best < 0 or score > best_score:
                 best, best_score = g.offsets[i] + option, score
-        utilities(g, s, r, jacobi, w.actors2, w.issues)
-        jacobi_score = (_objective_score(w.actors2, reservation, lam, w.actors)
-                        - RULED_OUT_COST * _ruled_out(m, g, jacobi))
-        new = w.single
-        if jacobi_score >= best_score:
-            copy1(new, jacobi)
-        else:
-            copy1(new, text)
-            i = g.issue_of[best]
-            new[i] = best - g.offsets[i]
-        same = True
-        for i in range(n_issues):
-            if new[i] != text[i]:
-                same = False
-        if same:
+        # Every issue keeping its option leaves the text as it is, whichever move wins: done.
+        if changed == 0:
             break
+        new = w.single
+        moved_issue = g.issue_of[best]
+        if changed == 1 and jacobi[moved_issue] != text[moved_issue]:
+            copy1(new, jacobi)  # the best single move is the Jacobi move: the same text either way
+        else:
+            utilities(g, s, r, jacobi, w.actors2, w.issues)
+            jacobi_score = (_objective_score(w.actors2, reservation, lam, w.actors)
+                            - RULED_OUT_COST * _ruled_out(m, g, jacobi))
+            if jacobi_score >= best_score:
+                copy1(new, jacobi)
+            else:
+                copy1(new, text)
+                new[moved_issue] = best - g.offsets[moved_issue]
+        stale = False
+        for j in g.cond_issues:
+            stale = stale or new[j] != text[j]
         copy1(text, new)
     copy1(s.text[r], text)
 
