@@ -151,7 +151,8 @@ def rounds_table(game: Game, model: NegotiationModel, spec: ChunkSpec) -> pa.Tab
     """One row per (run, round, actor): the text's utility, aspiration, reservation, acceptance.
 
     Built at once from the model's flat round records (the compiled engine's own buffers), in
-    round order, then run order, then actor order."""
+    run order, then round order, then actor order: the order of rounds.parquet, so that the merge
+    appends a chunk as it is."""
     front = front_columns(game)
     n_issues, n_a = game.space.n_issues, game.n_actors
     names = ("point", "run", "round", "actor", "utility", "aspiration", "reservation", "accepted", "cost", "text")
@@ -160,18 +161,21 @@ def rounds_table(game: Game, model: NegotiationModel, spec: ChunkSpec) -> pa.Tab
         types = {**_ROUNDS_TYPES, "text": pa.list_(pa.int16(), n_issues),
                  **{held_column(r, h): pa.float64() for r, _, _, h in front}}
         return pa.table({k: pa.array([], type=types[k]) for k in (*names, *(held_column(r, h) for r, _, _, h in front))})
-    rows = len(flat["run"])
+    # The records come round by round (each round's runs in order): a stable sort by run orders them.
+    order = np.argsort(flat["run"], kind="stable")
+    rows = len(order)
     columns = {"point": np.full(rows * n_a, spec.point, dtype=np.int64),
-               "run": np.repeat(spec.run_ids[flat["run"]], n_a),
-               "round": np.repeat(flat["round"].astype(np.int64), n_a),
+               "run": np.repeat(spec.run_ids[flat["run"][order]], n_a),
+               "round": np.repeat(flat["round"][order].astype(np.int64), n_a),
                "actor": _labels(game.actor_ids, np.tile(np.arange(n_a), rows))}
     for key in ("utility", "aspiration", "reservation", "accepted", "cost"):
-        columns[key] = flat[key].reshape(-1)
+        columns[key] = flat[key][order].reshape(-1)
     # The text on the table as option indices per issue (order of the manifest's issues).
-    text = np.repeat(flat["text"], n_a, axis=0).astype(np.int16).reshape(-1)
+    text = np.repeat(flat["text"][order].astype(np.int16), n_a, axis=0).reshape(-1)
     columns["text"] = pa.FixedSizeListArray.from_arrays(pa.array(text), n_issues)
+    line = flat["line"][order]
     for region, t, k, holder in front:
-        columns[held_column(region, holder)] = np.repeat(np.asarray(flat["line"][:, t, k], dtype=float), n_a)
+        columns[held_column(region, holder)] = np.repeat(np.asarray(line[:, t, k], dtype=float), n_a)
     return pa.table(columns)
 
 

@@ -24,9 +24,9 @@ import pytest
 import sim.cli
 import sim.jobs.chunks
 import sim.jobs.run
+from sim.jobs import JobSpec, resume_job, run_job
 from sim.jobs.executors import ExecutorSpec
 from sim.results import ResultsFolder, atomic_write_bytes, atomic_write_table
-from sim.jobs import JobSpec, resume_job, run_job
 from tests.conftest import TINY, negsim_command
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="signals and process groups")
@@ -303,7 +303,7 @@ def test_resume_after_a_kill_in_the_middle_of_the_merge(tmp_path, monkeypatch, m
     real_unlink = Path.unlink
 
     def merge_then_die(self, chunk_ids=None, keep_chunks=False):
-        counts = real(self, chunk_ids, keep_chunks=True)
+        real(self, chunk_ids, keep_chunks=True)
         if moment != "merged":  # delete in the order merge() does, and stop part-way
             limit = 3 if moment.startswith("some") else 8 + 3
 
@@ -404,25 +404,37 @@ def test_a_chunk_cut_short_is_not_counted_as_finished(tmp_path, monkeypatch):
     assert temporaries(folder.path) == [] and not folder.chunk_file("runs", 1).exists()
 
 
-def test_a_crash_during_the_merge_keeps_the_chunks(tmp_path, monkeypatch):
+@pytest.mark.parametrize("merge", ["append", "decode"])
+def test_a_crash_during_the_merge_keeps_the_chunks(tmp_path, monkeypatch, merge):
+    """The disk fills up in the middle of the merge, on either of its paths (chunks appended as they
+    are, or decoded and written again): no merged file, no temporary, every chunk still there."""
+    import sim.results.chunks
+    import sim.results.parquet_append
+
     folder = ResultsFolder.create(tmp_path / "m")
     for cid in range(3):
         folder.write_chunk(cid, {"runs": pa.table({"point": [0, 0], "run": [2 * cid, 2 * cid + 1]})})
     calls = {"n": 0}
-    real = pq.ParquetWriter.write_table
+    if merge == "decode":
+        monkeypatch.setattr(sim.results.chunks, "append_row_groups", lambda *a: None)
+        target, name = pq.ParquetWriter, "write_table"
+    else:
+        target, name = sim.results.parquet_append, "_copy"
+    real = getattr(target, name)
 
-    def flaky(self, table, *a, **kw):
+    def flaky(*a, **kw):
         calls["n"] += 1
         if calls["n"] == 2:
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real(self, table, *a, **kw)
+        return real(*a, **kw)
 
-    monkeypatch.setattr(pq.ParquetWriter, "write_table", flaky)
+    monkeypatch.setattr(target, name, flaky)
     with pytest.raises(OSError):
         folder.merge()
+    assert calls["n"] == 2, "the failure was not reached: the merge took another path"
     assert not (folder.path / "runs.parquet").exists() and temporaries(folder.path) == []
     assert folder.finished_chunks() == {0, 1, 2}
-    monkeypatch.setattr(pq.ParquetWriter, "write_table", real)
+    monkeypatch.setattr(target, name, real)
     assert folder.merge() == {"runs": 6}
     assert pq.read_table(folder.path / "runs.parquet")["run"].to_pylist() == list(range(6))
 

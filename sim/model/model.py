@@ -254,6 +254,8 @@ class NegotiationModel(mesa.Model):
                        for key in ("text", "line", *self.datacollector.agent_reporters)}}
         if not self.kernel_records:
             return None
+        if len(self.kernel_records) == 1:  # the kernel's buffers as they are (one segment of rounds)
+            return dict(self.kernel_records[0])
         return {key: np.concatenate([part[key] for part in self.kernel_records]) for key in self.kernel_records[0]}
 
     def round_records(self) -> list[dict]:

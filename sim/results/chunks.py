@@ -1,8 +1,11 @@
 """Sealed chunks of a results folder and their merge. While a job runs, each finished chunk is a
 Parquet file per table with a `.sha256` seal beside it (checksum, rows, job, chunk id), so a
 resumed job can tell a whole chunk from a damaged one or another job's. At the end the chunks
-of each table are streamed, one at a time, into one Parquet file sorted by (point, run), so the
-merge's memory does not grow with the number of runs.
+of each table become one Parquet file sorted by (point, run): each chunk is written sorted, and
+the merge appends the chunks' row groups as they are, bytes and all, under one new footer (no
+decoding, no sorting), so it costs a file copy and its memory does not grow with the number of
+runs. Chunks it cannot append so (from an older negsim, or out of order) are decoded, sorted and
+streamed one at a time instead.
 
 SealedChunks is a part of ResultsFolder (sim.results.folder), which supplies `path` and `job_id`.
 """
@@ -16,6 +19,7 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -24,13 +28,17 @@ from sim.results.atomic import (
     TEMPORARY,
     atomic_write_bytes,
     atomic_write_table,
+    parquet_options,
     temporary_sibling,
 )
+from sim.results.parquet_append import append_row_groups
 
 #: The tables a chunk holds, each merged into NAME.parquet at the end.
 TABLES = ("runs", "rounds")
 #: Chunk files: `runs-000012.parquet`, `rounds-000012.parquet`, each with a `.sha256` sidecar.
 _CHUNK = re.compile(r"^(runs|rounds)-(\d{6})\.parquet$")
+#: The order of each table's rows, in its chunks and in the merged file.
+KEYS = {"runs": ("point", "run"), "rounds": ("point", "run", "round")}
 
 
 class SealedChunks:
@@ -53,8 +61,14 @@ class SealedChunks:
         file and its checksum go last, so their presence means the chunk is whole."""
         for name in sorted(tables, key=lambda n: n == "runs"):
             target = self.chunk_file(name, chunk_id)
+            table, keys = tables[name], [k for k in KEYS.get(name, ()) if k in tables[name].column_names]
+            sorting = None
+            if keys[:2] == ["point", "run"]:
+                # Sorted here, and said so in the file, so that the merge can append it as it is.
+                table = table if _is_sorted(table, keys) else table.sort_by([(k, "ascending") for k in keys])
+                sorting = pq.SortingColumn.from_ordering(table.schema, [(k, "ascending") for k in keys])
             buffer = io.BytesIO()
-            pq.write_table(tables[name], buffer, compression="zstd")
+            pq.write_table(table, buffer, sorting_columns=sorting, **parquet_options(table.schema))
             data = buffer.getvalue()
             atomic_write_bytes(target, data)
             seal = {"sha256": hashlib.sha256(data).hexdigest(), "rows": tables[name].num_rows,
@@ -119,7 +133,8 @@ class SealedChunks:
         """Concatenate the chunks of each table into one Parquet file sorted by (point, run); return row counts.
 
         Only the chunks named (default: every finished one) are read, in id order, which the runner
-        plans in (point, run) order, so each chunk only needs sorting within itself; should the ids
+        plans in (point, run) order: chunks written sorted and in that order are appended as they
+        are (append_row_groups); others are decoded and each sorted within itself; should the ids
         ever disagree with that order the whole table is sorted in memory instead. Overlapping
         chunks (duplicate runs) are an error.
         """
@@ -129,12 +144,13 @@ class SealedChunks:
             files = [self.chunk_file(name, cid) for cid in ids if self.chunk_file(name, cid).is_file()]
             if not files:
                 continue
-            keys = [("point", "ascending"), ("run", "ascending")]
-            if name == "rounds":
-                keys.append(("round", "ascending"))
-            schema = pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="default")
             target = self.path / f"{name}.parquet"
-            counts[name] = self._stream_merge(files, schema, keys, target, check=name == "runs")
+            rows = append_row_groups(files, KEYS[name], target)
+            if rows is None:
+                schema = pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="default")
+                keys = [(k, "ascending") for k in KEYS[name]]
+                rows = self._stream_merge(files, schema, keys, target, check=name == "runs")
+            counts[name] = rows
         if not keep_chunks:
             # Runs files first: a chunk whose runs file exists counts as whole, so a job killed
             # while deleting must not leave one without its rounds file (a resume would skip it).
@@ -155,7 +171,7 @@ class SealedChunks:
         in_order = True
         try:
             with open(tmp, "wb") as fh:
-                with pq.ParquetWriter(fh, schema, compression="zstd") as writer:
+                with pq.ParquetWriter(fh, schema, **parquet_options(schema)) as writer:
                     for f in files:
                         table = _conform(pq.read_table(f).sort_by(keys), schema)
                         if table.num_rows:
@@ -207,3 +223,19 @@ def _refuse_duplicates(table: pa.Table, where: Path) -> None:
         k = int(same.argmax())
         raise UserError(f"{where}: chunks overlap (point {point[k]}, run {run[k]} appears twice); "
                         "the folder was written by two jobs at once? Start afresh with --force")
+
+
+def _is_sorted(table: pa.Table, keys: list[str]) -> bool:
+    """Whether the rows are in ascending order of `keys` (compared as a tuple)."""
+    if table.num_rows < 2:
+        return True
+    greater = np.zeros(table.num_rows - 1, dtype=bool)
+    equal = np.ones(table.num_rows - 1, dtype=bool)
+    for key in keys:
+        column = table[key]
+        if column.null_count:
+            return False
+        a = column.to_numpy()
+        greater |= equal & (a[1:] > a[:-1])
+        equal &= a[1:] == a[:-1]
+    return bool((greater | equal).all())

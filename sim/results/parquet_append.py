@@ -1,0 +1,258 @@
+"""One Parquet file made of other Parquet files' row groups, copied as they are (the merge of a job's chunks).
+
+A Parquet file is b"PAR1", the column chunks' pages, a footer (Thrift compact protocol: the
+schema, and per row group the byte offsets of its column chunks), its length and b"PAR1". The
+pages hold no offsets, so the files' pages copied one after another need only one new footer:
+the first file's, with every file's row groups, their offsets moved by where the pages landed.
+The footer is decoded and encoded here field by field (pyarrow can write a footer but not adopt
+another file's pages); anything this code does not know (page indexes, encryption, another
+schema, rows out of order) makes `append_row_groups` decline, and the caller decodes instead.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+from sim.results.atomic import temporary_sibling
+
+_BOOLS, _I8, _INTS, _DOUBLE, _BINARY, _LISTS, _STRUCT = (1, 2), 3, (4, 5, 6), 7, 8, (9, 10), 12
+_MAGIC = b"PAR1"
+#: Offsets into the file: RowGroup.file_offset; ColumnChunk.file_offset; ColumnMetaData's
+#: data_page_offset, index_page_offset, dictionary_page_offset, bloom_filter_offset.
+_GROUP_OFFSETS, _CHUNK_OFFSETS, _META_OFFSETS = (5,), (2,), (9, 10, 11, 14)
+#: Fields this code does not handle (another file's pages, page indexes, encryption): a file with
+#: one is merged by decoding it instead.
+_FILE_UNKNOWN, _CHUNK_UNKNOWN = (8, 9), (1, 4, 6, 8, 9)
+
+
+def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    out = shift = 0
+    while True:
+        b = buf[pos]
+        pos += 1
+        out |= (b & 0x7F) << shift
+        if b < 0x80:
+            return out, pos
+        shift += 7
+
+
+def _decode(buf: bytes, pos: int, ttype: int):
+    """(value, next position) of one Thrift compact value; a struct is a list of [field, type, value]."""
+    if ttype in _BOOLS:  # a struct field's boolean lives in its type
+        return None, pos
+    if ttype == _I8:
+        return buf[pos], pos + 1
+    if ttype in _INTS:
+        v, pos = _varint(buf, pos)
+        return (v >> 1) ^ -(v & 1), pos
+    if ttype == _DOUBLE:
+        return buf[pos:pos + 8], pos + 8
+    if ttype == _BINARY:
+        n, pos = _varint(buf, pos)
+        return buf[pos:pos + n], pos + n
+    if ttype in _LISTS:
+        head = buf[pos]
+        n, elem, pos = head >> 4, head & 0x0F, pos + 1
+        if n == 15:
+            n, pos = _varint(buf, pos)
+        items = []
+        for _ in range(n):
+            item, pos = _decode(buf, pos, _I8 if elem in _BOOLS else elem)  # a listed boolean is a byte
+            items.append(item)
+        return (elem, items), pos
+    if ttype == _STRUCT:
+        fields, fid = [], 0
+        while buf[pos]:
+            head = buf[pos]
+            pos += 1
+            if head >> 4:
+                fid += head >> 4
+            else:
+                fid, pos = _decode(buf, pos, 4)
+            value, pos = _decode(buf, pos, head & 0x0F)
+            fields.append([fid, head & 0x0F, value])
+        return fields, pos + 1
+    raise ValueError(f"Thrift type {ttype} is not expected in a Parquet footer")
+
+
+def _put_varint(out: bytearray, v: int) -> None:
+    while v >= 0x80:
+        out.append(v & 0x7F | 0x80)
+        v >>= 7
+    out.append(v)
+
+
+def _encode(out: bytearray, ttype: int, value) -> None:
+    """Append one value as _decode read it."""
+    if ttype in _BOOLS:
+        return
+    if ttype == _I8:
+        out.append(value)
+    elif ttype in _INTS:
+        _put_varint(out, (value << 1) ^ (value >> 63))
+    elif ttype in (_DOUBLE, _BINARY):
+        if ttype == _BINARY:
+            _put_varint(out, len(value))
+        out += value
+    elif ttype in _LISTS:
+        elem, items = value
+        out.append(len(items) << 4 | elem if len(items) < 15 else 0xF0 | elem)
+        if len(items) >= 15:
+            _put_varint(out, len(items))
+        for item in items:
+            _encode(out, _I8 if elem in _BOOLS else elem, item)
+    else:
+        last = 0
+        for fid, t, v in value:
+            if 0 < fid - last <= 15:
+                out.append((fid - last) << 4 | t)
+            else:
+                out.append(t)
+                _encode(out, 4, fid)
+            _encode(out, t, v)
+            last = fid
+        out.append(0)
+
+
+def _get(struct: list, fid: int, default=None):
+    return next((v for f, _, v in struct if f == fid), default)
+
+
+def _set(struct: list, fid: int, value) -> None:
+    for field in struct:
+        if field[0] == fid:
+            field[2] = value
+
+
+def _read_footer(path: Path) -> tuple[list, int]:
+    """A Parquet file's decoded footer and where its pages end."""
+    with open(path, "rb") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(size - 8)
+        tail = fh.read(8)
+        n = int.from_bytes(tail[:4], "little")
+        if tail[4:] != _MAGIC or n + 12 > size:
+            raise ValueError(f"{path} is not a Parquet file")
+        fh.seek(size - 8 - n)
+        return _decode(fh.read(n), 0, _STRUCT)[0], size - 8 - n
+
+
+def _key_range(group: list, keys: tuple[str, ...]) -> tuple[tuple, tuple] | None:
+    """(first, last) (point, run) of a row group sorted by `keys`, from its statistics; None if unsure."""
+    chunks = _get(group, 1)[1]
+    paths = [b".".join(_get(_get(c, 3), 3)[1]).decode() for c in chunks]
+    if any(_get(c, f) is not None for c in chunks for f in _CHUNK_UNKNOWN):
+        return None
+    sorting = [(_get(s, 1), _get_bool(s, 2), _get_bool(s, 3)) for s in (_get(group, 4) or (0, []))[1]]
+    if [p for p in keys if p not in paths] or sorting != [(paths.index(k), False, False) for k in keys]:
+        return None
+    bounds = []
+    for key in keys[:2]:
+        stats = _get(_get(chunks[paths.index(key)], 3), 12) or []
+        low, high = _get(stats, 6), _get(stats, 5)
+        if low is None or high is None or len(low) != 8 or _get(stats, 3, 0):
+            return None
+        bounds.append((int.from_bytes(low, "little", signed=True), int.from_bytes(high, "little", signed=True)))
+    (p0, p1), (r0, r1) = bounds
+    return ((p0, r0), (p1, r1)) if p0 == p1 else None  # one point per chunk, else the runs' ends are unknown
+
+
+def _get_bool(struct: list, fid: int) -> bool | None:
+    return next((t == 1 for f, t, _ in struct if f == fid), None)
+
+
+def append_row_groups(files: list[Path], keys: tuple[str, ...], target: Path) -> int | None:
+    """Write `target` as the files' row groups one after another, copied as they are; return its rows.
+
+    None (and nothing written) unless every file has the first's schema, each row group says it is
+    sorted by `keys`, and the files follow each other in (point, run) order without overlapping.
+    """
+    footers, first, last, groups = [], None, None, []
+    for f in files:
+        try:
+            footer, end = _read_footer(f)
+        except (ValueError, IndexError):
+            return None
+        if first is None:
+            first = footer
+        if any(_get(footer, fid) is not None for fid in _FILE_UNKNOWN) or any(
+                _get(footer, fid) != _get(first, fid) for fid in (2, 5, 7)):
+            return None
+        for group in _get(footer, 4, (_STRUCT, []))[1]:
+            if not _get(group, 3):
+                continue  # an empty row group: nothing to order, nothing to keep
+            span = _key_range(group, keys)
+            if span is None or (last is not None and span[0] <= last):
+                return None
+            last = span[1]
+            groups.append((len(footers), group))
+        footers.append(end)
+    tmp = temporary_sibling(target)
+    try:
+        with open(tmp, "wb", buffering=0) as out:
+            _write_all(out, _MAGIC)
+            starts = []
+            for f, end in zip(files, footers):
+                starts.append(out.tell())
+                with open(f, "rb", buffering=0) as src:
+                    _copy(src, out, len(_MAGIC), end - len(_MAGIC))
+            for ordinal, (k, group) in enumerate(groups):
+                _shift(group, starts[k] - len(_MAGIC))
+                _set(group, 7, ordinal)
+            footer = [list(field) for field in first]
+            _set(footer, 3, sum(_get(g, 3) for _, g in groups))
+            _set(footer, 4, (_STRUCT, [g for _, g in groups]))
+            data = bytearray()
+            _encode(data, _STRUCT, footer)
+            _write_all(out, bytes(data) + len(data).to_bytes(4, "little") + _MAGIC)
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return sum(_get(g, 3) for _, g in groups)
+
+
+def _shift(group: list, by: int) -> None:
+    for field in group:
+        if field[0] in _GROUP_OFFSETS and field[2]:
+            field[2] += by
+    for chunk in _get(group, 1)[1]:
+        for field in chunk:
+            if field[0] in _CHUNK_OFFSETS and field[2]:
+                field[2] += by
+        for field in _get(chunk, 3):
+            if field[0] in _META_OFFSETS and field[2]:
+                field[2] += by
+
+
+def _copy(src, out, start: int, count: int) -> None:
+    """Copy `count` bytes of `src` from `start` to the end of `out`, in the kernel where it can."""
+    try:
+        while count > 0:
+            n = os.copy_file_range(src.fileno(), out.fileno(), count, start)
+            if n == 0:
+                raise OSError(errno.EIO, "a chunk file ended early", src.name)
+            start, count = start + n, count - n
+        return
+    except AttributeError:
+        pass  # not Linux
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EPERM):
+            raise
+    src.seek(start)
+    while count > 0:
+        block = src.read(min(count, 1 << 24))
+        if not block:
+            raise OSError(errno.EIO, "a chunk file ended early", src.name)
+        _write_all(out, block)
+        count -= len(block)
+
+
+def _write_all(out, data: bytes) -> None:
+    # An unbuffered write may write less than asked (a full disk says so only on the next write).
+    view = memoryview(data)
+    while view:
+        view = view[out.write(view):]
