@@ -67,7 +67,26 @@ setup() {
   quietly .venv/bin/python -m pip install -e ".[test,progress,dask,calibrate,fast,explore,discover]"
   mv -f "$log" .venv/setup.log
   echo "$want" > "$stamp"
+  rm -f .venv/.negsim-kernels  # new libraries: the kernels are compiled again
   echo "dev.sh: .venv ready in $((SECONDS - start)) s (pip's output: .venv/setup.log)" >&2
+}
+
+# The compiled engine's kernels are compiled once per version of their sources (numba keeps them on
+# disk); until then negsim plays on the numpy engine, which gives the same runs more slowly.
+build_kernels() {
+  local stamp=.venv/.negsim-kernels want
+  want=$(cat sim/model/kernel/*.py sim/model/status.py | sha256sum | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    return 0
+  fi
+  local start=$SECONDS
+  echo "dev.sh: compiling the compiled engine's kernels (about a minute; once per version)" >&2
+  if .venv/bin/python -m sim.jobs.kernels >.venv/kernels.log 2>&1; then
+    echo "$want" > "$stamp"
+    echo "dev.sh: kernels ready in $((SECONDS - start)) s" >&2
+  else
+    echo "dev.sh: could not compile the kernels (see .venv/kernels.log); negsim uses the numpy engine" >&2
+  fi
 }
 
 run_pytest() {
@@ -86,15 +105,19 @@ cmd=${1:-}
 shift || true
 case "$cmd" in
   setup)
-    setup ;;
+    setup
+    build_kernels ;;
   alaska)
     setup
+    build_kernels
     exec .venv/bin/negsim run scenarios/alaska_2025.yaml --runs 4000 --seed 2025 --plot "$@" ;;
   test)
     setup
+    build_kernels
     run_pytest -m "not slow" -q "$@" ;;
   slow)
     setup
+    build_kernels
     run_pytest -m slow -q "$@" ;;
   *)
     echo "usage: ./dev.sh alaska | test | slow | setup" >&2

@@ -30,10 +30,11 @@ def path_text(text: str) -> str:
 def add_engine_option(p: argparse.ArgumentParser) -> None:
     """`--engine`: which engine plays the rounds (the results are the same)."""
     p.add_argument("--engine", choices=("numpy", "compiled"), default=None,
-                   help="numpy (default) or the compiled kernels (pip install 'negsim[fast]'; about 5x faster for "
-                        "the mediated and alternating protocols, after compiling once per machine for about 2 "
-                        "min); both give the same runs. Also read from $NEGSIM_ENGINE, which Dask workers "
-                        "elsewhere need set")
+                   help="the compiled kernels (pip install 'negsim[fast]'; about 5x faster for the mediated and "
+                        "alternating protocols) or numpy; both give the same runs. Default: compiled where its "
+                        "kernels are built (./dev.sh builds them; python -m sim.jobs.kernels), else numpy; "
+                        "asking for compiled before they are built compiles them first (minutes). Also read from "
+                        "$NEGSIM_ENGINE, which Dask workers elsewhere need set")
 
 
 def use_engine(args: argparse.Namespace) -> None:

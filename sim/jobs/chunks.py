@@ -141,14 +141,14 @@ def _work_and_write(task: Task, folder: str, job_id: str = "") -> tuple[int, Non
 def execute(tasks: list[Task], folder: ResultsFolder, where: ExecutorSpec = LOCAL,
             progress: bool | None = None, executor=_OPEN) -> int:
     """Run every task not already finished in `folder`; write each chunk as it completes."""
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
     from functools import partial
 
     done = folder.finished_chunks()
     todo = [t for t in tasks if t.chunk_id not in done]
     # Local workers share the disk: each writes its own chunk (atomically), which keeps the
     # parent's core free; Dask workers may be elsewhere, so they send their tables back.
-    local = where.dask is None and (executor is _OPEN or isinstance(executor, ProcessPoolExecutor))
+    local = where.dask is None and (executor is _OPEN or isinstance(executor, (ProcessPoolExecutor, ThreadPoolExecutor)))
     work = partial(_work_and_write, folder=str(folder.path), job_id=folder.job_id) if local else None
 
     def keep(task: Task, tables) -> None:

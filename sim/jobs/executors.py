@@ -28,6 +28,9 @@ class ExecutorSpec:
 
     workers: int | None = None
     dask: str | None = None
+    #: Local workers as threads of this process rather than processes (None: threads when the compiled
+    #: engine plays, whose kernels release the GIL: no worker start-up, no kernels loaded per process).
+    threads: bool | None = None
 
     @property
     def effective_workers(self) -> int:
@@ -35,11 +38,22 @@ class ExecutorSpec:
         return self.workers or os.cpu_count() or 1
 
     @property
+    def uses_threads(self) -> bool:
+        """Whether local workers are threads (see `threads`)."""
+        if self.threads is not None:
+            return self.threads
+        from sim.model.kernel import resolve_engine
+
+        return resolve_engine() == "compiled"
+
+    @property
     def backend(self) -> str:
-        """"dask", "pool" or "serial"."""
+        """"dask", "threads", "pool" or "serial"."""
         if self.dask is not None:
             return "dask"
-        return "serial" if self.effective_workers == 1 else "pool"
+        if self.effective_workers == 1:
+            return "serial"
+        return "threads" if self.uses_threads else "pool"
 
     def sized_for(self, run_rounds: int) -> ExecutorSpec:
         """This spec for a job of at most `run_rounds` (run, round) steps: a small job given no
@@ -60,7 +74,7 @@ class ExecutorSpec:
 
     def open(self):
         """A context manager giving the executor (None: run serially in this process)."""
-        return open_executor(self.workers, self.dask)
+        return open_executor(self.workers, self.dask, threads=self.dask is None and self.uses_threads)
 
 
 #: Run here or on all local cores, whichever the machine gives (the default everywhere).
@@ -110,7 +124,7 @@ def forkserver_context(preload: list[str]):
 
 
 @contextmanager
-def open_executor(workers: int | None, dask: str | None) -> Iterator[Executor | None]:
+def open_executor(workers: int | None, dask: str | None, threads: bool = False) -> Iterator[Executor | None]:
     """An executor for a backend; None means run serially in this process (see ExecutorSpec.open).
 
     With `dask`, the address is checked first (sim.jobs.dask_address.check_dask_address: a few seconds at
@@ -126,6 +140,15 @@ def open_executor(workers: int | None, dask: str | None) -> Iterator[Executor | 
     workers = workers or os.cpu_count() or 1
     if workers == 1:
         yield None
+        return
+    if threads:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(workers, thread_name_prefix="negsim-worker") as pool:
+            try:
+                yield pool
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
         return
     from concurrent.futures import ProcessPoolExecutor
 

@@ -41,6 +41,14 @@ def _libraries() -> dict[str, str]:
     return out
 
 
+def _engine() -> str:
+    """The engine this job's chunks ask for ("compiled" or "numpy"; the same runs either way). A model
+    the kernels do not cover (a plug-in protocol, say) plays on numpy whichever is asked for."""
+    from sim.model.kernel import resolve_engine
+
+    return resolve_engine()
+
+
 @dataclass
 class JobResult:
     """What a finished job left: its folder, manifest and a summary to print."""
@@ -83,6 +91,8 @@ def run_job(spec: JobSpec, out: str | Path | None = None, argv: list[str] | None
         manifest["job"] = {**spec.to_dict(), "scenario_path": str(Path(spec.scenario).resolve()),
                            "n_points": plan.n_points, "swept": [a.name for a in plan.axes]}
         manifest["libraries"] = _libraries()
+        manifest["engine"] = _engine()
+        manifest["backend"] = executor.backend
         folder = ResultsFolder.create(out, force=force)
         manifest["job_id"] = folder.job_id
         # At once, so that a job stopped from here on leaves a folder that --resume (or --force) accepts.
@@ -138,7 +148,8 @@ def resume_job(path: str | Path, argv: list[str] | None = None, executor: Execut
     if spec.kind != "run":
         _check_points(plan, folder)
     manifest.setdefault("resumed", []).append({"at": now_iso(), "command": list(argv or sys.argv),
-                                              "workers": executor.effective_workers, "dask": executor.dask})
+                                              "workers": executor.effective_workers, "dask": executor.dask,
+                                              "backend": executor.backend, "engine": _engine()})
     with executor.open() as pool:
         return _execute_and_finish(plan, folder, manifest, executor, pool, progress)
 

@@ -11,9 +11,9 @@ its own vectorised numpy, whose powers libm would not round as numpy's SIMD code
 plug-in protocol or strategy play on the numpy engine whichever engine is asked for.
 
 Which engine runs: `engine=` on the model, else the environment variable NEGSIM_ENGINE
-(`compiled` or `numpy`; `--engine` on the CLI sets it), else `numpy`. The compiled engine is
-opt-in for now: its first use on a machine compiles the kernels for about two minutes (cached on
-disk afterwards), which would turn a first `./dev.sh alaska` of 30 s into minutes.
+(`compiled` or `numpy`; `--engine` on the CLI sets it), else the compiled engine where its
+kernels have been built on this machine (sim.jobs.kernels; `./dev.sh` does it), else numpy.
+Compiling happens ahead of time, never in the middle of a user's run: it takes minutes.
 """
 
 from __future__ import annotations
@@ -64,11 +64,31 @@ def numba_available() -> bool:
     return _numba is not None
 
 
+#: The file sim.jobs.kernels.build leaves in the kernels' cache folder once every kernel is compiled.
+BUILT_MARK = "built"
+
+
+def kernel_cache_folder():
+    """The folder (a Path) numba keeps this version's kernels in; None without numba."""
+    from pathlib import Path
+
+    if _numba is None or not _numba.config.CACHE_DIR:
+        return None
+    return Path(_numba.config.CACHE_DIR)
+
+
+def kernels_built() -> bool:
+    """Whether this version's kernels have been compiled on this machine (sim.jobs.kernels.build)."""
+    folder = kernel_cache_folder()
+    return folder is not None and (folder / BUILT_MARK).is_file()
+
+
 def resolve_engine(requested: str | None = None) -> str:
-    """The engine to use: the one asked for, else NEGSIM_ENGINE, else numpy (see the module header)."""
+    """The engine to use: the one asked for, else NEGSIM_ENGINE, else compiled where its kernels are built,
+    else numpy (see the module header)."""
     name = requested or os.environ.get(ENGINE_ENV) or ""
     if name in ("", "auto"):
-        return "numpy"
+        return "compiled" if kernels_built() else "numpy"
     if name not in ENGINES:
         raise UserError(f"unknown engine {name!r} (known: {', '.join(ENGINES)}; from --engine or ${ENGINE_ENV})")
     if name == "compiled" and not numba_available():

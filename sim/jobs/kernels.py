@@ -1,0 +1,81 @@
+"""Building the compiled engine's kernels before they are needed, and knowing whether they are built.
+
+numba compiles a kernel the first time it runs on a machine (minutes for all of them) and keeps
+the machine code on disk, in a folder per version of the kernels' sources (see
+sim.model.kernel._cache_by_source). `build` plays a few runs of a scenario under every protocol
+that has kernels, one process per protocol, which compiles them (or loads them if they already
+are), then leaves a mark in that folder (sim.model.kernel.kernels_built looks for it). The engine
+chosen by default is the compiled one wherever the mark is (sim.model.kernel.resolve_engine): a
+`negsim run` never stops for minutes to compile. `./dev.sh` builds them:
+
+    python -m sim.jobs.kernels [SCENARIO]    # default: the shipped Alaska scenario
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+#: The protocols that have kernels (sim.model.kernel.protocols.kernel_for).
+PROTOCOLS = ("mediated", "alternating")
+DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "alaska_2025.yaml"
+
+
+def play(scenario: Path, protocol: str) -> None:
+    """A few runs of `scenario` under `protocol` on the compiled engine, with and without round records."""
+    from sim.jobs import scenario_with_sets
+    from sim.simulate import ChunkSpec, simulate_chunk
+
+    game = scenario_with_sets(str(scenario), (f"protocol.kind={protocol}",))[1]
+    for rounds in (False, True):
+        simulate_chunk(game, ChunkSpec(1, 0, (0, 4), rounds), engine="compiled")
+
+
+def build(scenario: Path = DEFAULT_SCENARIO) -> float:
+    """Compile (or load) every kernel, one process per protocol, and mark them built; return the seconds taken."""
+    from sim.model.kernel import BUILT_MARK, kernel_cache_folder
+
+    folder = kernel_cache_folder()
+    if folder is None:
+        raise RuntimeError("numba is not installed: there is nothing to build (pip install 'negsim[fast]')")
+    start = time.perf_counter()
+
+    def one(protocol: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "sim.jobs.kernels", "--play", protocol, str(scenario)],
+                              capture_output=True, text=True, env={**os.environ, "NEGSIM_ENGINE": "compiled"})
+
+    with ThreadPoolExecutor(len(PROTOCOLS)) as pool:
+        done = list(pool.map(one, PROTOCOLS))
+    failed = [(p, d) for p, d in zip(PROTOCOLS, done) if d.returncode]
+    if failed:
+        protocol, result = failed[0]
+        raise RuntimeError(f"building the {protocol} kernels failed:\n{result.stderr[-3000:]}")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / BUILT_MARK).write_text(f"built in {time.perf_counter() - start:.0f} s from {scenario}\n")
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m sim.jobs.kernels [SCENARIO]`; `--play PROTOCOL SCENARIO` is one protocol's process."""
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--play"]:
+        play(Path(args[2]), args[1])
+        return 0
+    scenario = Path(args[0]) if args else DEFAULT_SCENARIO
+    try:
+        seconds = build(scenario)
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    from sim.model.kernel import kernel_cache_folder
+
+    print(f"compiled engine ready in {seconds:.0f} s ({kernel_cache_folder()})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
