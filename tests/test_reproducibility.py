@@ -1,7 +1,7 @@
 """Reproducibility: the same scenario, seed and parameters give the same tables, whatever runs them.
 
 Run k of point p draws everything from SeedSequence(seed, spawn_key=(p, k)), so the tables may
-not depend on repetition, worker count, backend (serial, process pool, Dask) or chunk size;
+not depend on repetition, worker count, backend (serial, process pool, threads, Dask) or chunk size;
 `negsim rerun` checks a results folder against a fresh run of its manifest.
 """
 
@@ -76,6 +76,8 @@ def test_repeated_runs_are_byte_identical(tmp_path, reference):
     (2, 7, "pool"),
     (2, 1, "pool"),
     (2, RUNS, "pool"),
+    (2, 7, "threads"),
+    (2, 1, "threads"),
     (2, 7, "dask"),
     (1, 1, "dask"),
 ])
@@ -87,9 +89,11 @@ def test_tables_do_not_depend_on_workers_backend_or_chunks(tmp_path, monkeypatch
         monkeypatch.setattr(sim.jobs.cluster, "dask_executor",
                             functools.partial(sim.jobs.cluster.dask_executor, processes=False))
         dask = "local"
-    out = run_job(job(chunk), out=tmp_path / "out", executor=ExecutorSpec(workers, dask), progress=False).out
+    threads = {"threads": True, "pool": False}.get(backend)
+    out = run_job(job(chunk), out=tmp_path / "out", executor=ExecutorSpec(workers, dask, threads), progress=False).out
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["parameters"]["chunk_size"] == chunk and manifest["parameters"]["dask"] == dask
+    assert manifest["backend"] == backend
     assert_same_tables(out, reference)
 
 
