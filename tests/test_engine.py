@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
+import sim.model.kernel
 from sim.errors import UserError
 from sim.jobs import scenario_with_sets
 from sim.model.kernel import ENGINE_ENV, numba_available, resolve_engine
@@ -190,7 +191,11 @@ def test_the_engine_comes_from_the_argument_then_the_environment(monkeypatch):
     assert resolve_engine() == "numpy"
     assert resolve_engine("numpy") == "numpy"
     monkeypatch.delenv(ENGINE_ENV)
-    assert resolve_engine() == "numpy"  # opt-in until the kernels are compiled at set-up
+    # Unasked, the compiled engine plays once its kernels are built (never compiling mid-run), else numpy.
+    monkeypatch.setattr(sim.model.kernel, "kernels_built", lambda: False)
+    assert resolve_engine() == "numpy"
+    monkeypatch.setattr(sim.model.kernel, "kernels_built", lambda: True)
+    assert resolve_engine() == "compiled"
     if numba_available():
         assert resolve_engine("compiled") == "compiled"
     with pytest.raises(UserError, match="unknown engine"):

@@ -21,8 +21,8 @@ import pytest
 import yaml
 
 from sim.errors import ScenarioError, UserError
-from sim.scenario import load_scenario
 from sim.jobs import JobSpec, plan_job
+from sim.scenario import load_scenario
 from tests.conftest import DATA, ROOT, TINY, negsim_command
 
 SIM = ROOT / "sim"
@@ -334,7 +334,9 @@ def offline(tmp_path_factory):
     site = tmp_path_factory.mktemp("site")
     (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
     log, pids = site / "connections.log", site / "pids.log"
-    env = dict(os.environ, NEGSIM_NET_LOG=str(log), NEGSIM_NET_PIDS=str(pids), MPLBACKEND="Agg",
+    # The numpy engine, whose local workers are processes (the compiled engine's are threads of the
+    # guarded main process): the guard must be seen loaded in the forkserver and the workers too.
+    env = dict(os.environ, NEGSIM_NET_LOG=str(log), NEGSIM_NET_PIDS=str(pids), MPLBACKEND="Agg", NEGSIM_ENGINE="numpy",
                PYTHONPATH=os.pathsep.join([str(site)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
     return env, log, pids
 
