@@ -29,8 +29,10 @@ _numba_missing = pytest.mark.skipif(not numba_available(), reason="numba (the `f
 
 
 def needs_numba(test):
-    """A test of the compiled kernels: slow, since a fresh machine first compiles them (about 4 min of CPU)."""
-    return pytest.mark.slow(_numba_missing(test))
+    """A test of the compiled kernels: in the default suite where they are built (`./dev.sh test` builds them
+    first), else marked slow, since it would first compile them (minutes)."""
+    test = _numba_missing(test)
+    return test if sim.model.kernel.kernels_built() else pytest.mark.slow(test)
 
 
 #: Protocols with a kernel; the others run on the numpy engine under either setting.
