@@ -73,16 +73,31 @@ setup() {
 
 # The compiled engine's kernels are compiled once per version of their sources (numba keeps them on
 # disk); until then negsim plays on the numpy engine, which gives the same runs more slowly.
+# `background`: compile in a session of its own (a Ctrl-C on the run must not stop it) and go on;
+# otherwise wait for it, and for one already compiling in the background (the lock).
 build_kernels() {
-  local stamp=.venv/.negsim-kernels want
+  local how=${1:-foreground} stamp=.venv/.negsim-kernels want
   want=$(cat sim/model/kernel/*.py sim/model/status.py | sha256sum | cut -d' ' -f1)
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     return 0
   fi
+  local build="if .venv/bin/python -m sim.jobs.kernels >.venv/kernels.log 2>&1; then echo $want > $stamp; fi"
+  if [ "$how" = background ]; then
+    if command -v setsid >/dev/null 2>&1 && command -v flock >/dev/null 2>&1; then
+      echo "dev.sh: compiling the compiled engine's kernels in the background (a few minutes, once);" \
+           "until then negsim uses the numpy engine: the same runs, slower" >&2
+      setsid flock -n .venv/.kernels.lock sh -c "$build" </dev/null >/dev/null 2>&1 &
+    fi
+    return 0
+  fi
   local start=$SECONDS
-  echo "dev.sh: compiling the compiled engine's kernels (about a minute; once per version)" >&2
-  if .venv/bin/python -m sim.jobs.kernels >.venv/kernels.log 2>&1; then
-    echo "$want" > "$stamp"
+  echo "dev.sh: compiling the compiled engine's kernels (a few minutes, once per version)" >&2
+  if command -v flock >/dev/null 2>&1; then
+    flock .venv/.kernels.lock sh -c "$build"
+  else
+    sh -c "$build"
+  fi
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     echo "dev.sh: kernels ready in $((SECONDS - start)) s" >&2
   else
     echo "dev.sh: could not compile the kernels (see .venv/kernels.log); negsim uses the numpy engine" >&2
@@ -109,7 +124,7 @@ case "$cmd" in
     build_kernels ;;
   alaska)
     setup
-    build_kernels
+    build_kernels background
     exec .venv/bin/negsim run scenarios/alaska_2025.yaml --runs 4000 --seed 2025 --plot "$@" ;;
   test)
     setup
