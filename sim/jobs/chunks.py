@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import queue
 import signal
@@ -45,7 +46,33 @@ def auto_chunk_size(total_runs: int, workers: int) -> int:
 
 
 def _work(task: Task) -> tuple[int, dict]:
-    return task.chunk_id, simulate_chunk(task.game, task.spec)
+    try:
+        return task.chunk_id, simulate_chunk(task.game, task.spec)
+    finally:
+        release_free_memory()
+
+
+def release_free_memory() -> None:
+    """Hand the C heap's free pages back to the system (glibc's malloc_trim; nothing elsewhere).
+
+    A chunk's numpy and Arrow buffers are freed when it ends, but glibc keeps the pages, each
+    thread in its own arena, and fragmentation made a million-run job's single process grow past
+    a gigabyte; trimming after each chunk (a few ms) keeps it at a few hundred megabytes.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim():
+    import ctypes
+    import ctypes.util
+
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc (macOS, musl): its allocator is left alone
+        return None
 
 
 @contextmanager
@@ -134,7 +161,10 @@ def run_tasks(tasks: list[Task], on_result: Callable[[Task, object], None], wher
 
 
 def _work_and_write(task: Task, folder: str, job_id: str = "") -> tuple[int, None]:
-    ResultsFolder(Path(folder), job_id).write_chunk(task.chunk_id, simulate_chunk(task.game, task.spec))
+    try:
+        ResultsFolder(Path(folder), job_id).write_chunk(task.chunk_id, simulate_chunk(task.game, task.spec))
+    finally:
+        release_free_memory()
     return task.chunk_id, None
 
 

@@ -55,7 +55,13 @@ def _cache_by_source() -> None:
     _numba.config.CACHE_DIR = str(folder)
 
 
+#: LLVM's optimisation level for the kernels: level 2 compiles them a little faster than numba's default 3
+#: and runs them as fast (benchmarks/engine.py). NUMBA_OPT, when set, has the last word.
+OPT_LEVEL = 2
+
 if _numba is not None:
+    if "NUMBA_OPT" not in os.environ:
+        _numba.config.OPT = _numba.core.config._OptLevel(OPT_LEVEL)
     _cache_by_source()
 
 
@@ -106,7 +112,11 @@ def jit(fn):
 
 def part(fn):
     """A larger part of a kernel, compiled as a function of its own (inlining it everywhere would
-    multiply the compile time for little gain); plain Python without numba."""
+    multiply the compile time for little gain); plain Python without numba.
+
+    A call hands over every array of its namedtuples field by field (hundreds of words for the
+    batch's state), so the parts called by the round loops take all runs at once and loop over
+    them themselves: one call a round, not one a run."""
     if _numba is None:
         return fn
     return _numba.njit(cache=True, nogil=True, _nrt=False)(fn)

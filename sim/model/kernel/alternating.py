@@ -25,7 +25,7 @@ from sim.model.kernel.rounds import (
     record,
     utilities,
 )
-from sim.model.kernel.war import advance_open_runs, refresh
+from sim.model.kernel.war import war_runs
 from sim.model.status import ACTIVE, SUSPENDED
 
 #: What proposer p believes in one run, and the work space of its search (see sim.model.kernel.maximin).
@@ -106,15 +106,14 @@ def play_alternating(mode, runs, k0, k1, max_rounds, g, s, wr, y, b, w, n_record
 
     With mode REFRESH it refreshes the war values of `runs` instead."""
     if mode == REFRESH:
-        for r in runs:
-            refresh(g, wr, r, s, w.war)
+        war_runs(mode, g, wr, s, k0, runs, w.war, w.todo)
         return k0, n_records, True
     n_actors = s.weights.shape[1]
     utility = w.utility
     for k in range(k0, k1):
         if not any_open(s):
             return k, n_records, False
-        advance_open_runs(g, wr, s, k, w.war)
+        war_runs(mode, g, wr, s, k, runs, w.war, w.todo)
         if open_round(s, k) > 0:
             p = y.order[k % len(y.order)]
             y.played[k] = True

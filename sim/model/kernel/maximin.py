@@ -26,15 +26,16 @@ SWEEPS = 3
 @jit
 def utility_of(g, x, a, deal, scratch):
     """u_a(deal) as the proposer in `x` believes it (x.p: proposer; x.values etc.: its own rows)."""
-    if a == x.p:
-        return deal_utility(g.offsets, g.t_actor, g.t_affected, g.t_cond_issue, g.t_cond_mask, x.values, x.weights,
-                            a, x.deltas, deal, scratch)
-    return deal_utility(g.offsets, g.t_actor, g.t_affected, g.t_cond_issue, g.t_cond_mask, x.c_values, x.c_weights, a,
-                        x.c_deltas, deal, scratch)
+    own = a == x.p
+    values = x.values if own else x.c_values
+    weights = x.weights if own else x.c_weights
+    deltas = x.deltas if own else x.c_deltas
+    return deal_utility(g.offsets, g.t_actor, g.t_affected, g.t_cond_issue, g.t_cond_mask, values, weights, a, deltas,
+                        deal, scratch)
 
 
 @jit
-def _margins(x, mask, coef, offset, u, out):
+def _margins(mask, coef, offset, u, out):
     """Target.value for utilities u (n,) of the involved actors: (smallest margin, mean margin); 0, 0
     when the mask is empty. `out` (n,) receives the masked margins (0 elsewhere), as summed for the mean."""
     n = len(u)
@@ -54,16 +55,29 @@ def _margins(x, mask, coef, offset, u, out):
 
 
 @jit
+def _lowest(mask, coef, offset, u):
+    """_margins's smallest margin alone (the floor's mean is never used)."""
+    count = 0
+    low = np.inf
+    for j in range(len(u)):
+        if mask[j]:
+            m = u[j] * coef[j] - offset[j]
+            count += 1
+            low = min(low, m)
+    return low if count else 0.0
+
+
+@jit
 def _key(x, u):
     """maximin_deal's ranking of a deal: feasibility first, then the smallest goal margin, then the mean."""
-    g_min, g_mean = _margins(x, x.goal_mask, x.goal_coef, x.goal_offset, u, x.margins)
-    h_min, _ = _margins(x, x.floor_mask, x.floor_coef, x.floor_offset, u, x.margins)
+    g_min, g_mean = _margins(x.goal_mask, x.goal_coef, x.goal_offset, u, x.margins)
+    h_min = _lowest(x.floor_mask, x.floor_coef, x.floor_offset, u)
     if h_min >= -TOL:
         return g_min + 1e-3 * g_mean
     return -10.0 + h_min
 
 
-@jit
+@part
 def _evaluate(g, x, deal, u):
     """u[j]: utility of `deal` for each involved actor j."""
     for j in range(len(x.involved)):
@@ -198,8 +212,6 @@ def maximin(g, x, fallback, deal):
     for j in range(n_inv):
         lam[j] = 1.0
         kap[j] = 1.0
-    _normalise(lam, x.goal_mask)
-    _normalise(kap, x.floor_mask)
     goal_count, floor_count = 0, 0
     for j in range(n_inv):
         goal_count += 1 if x.goal_mask[j] else 0
@@ -207,49 +219,54 @@ def maximin(g, x, fallback, deal):
     rounds = WEIGHT_ROUNDS if goal_count > 1 or floor_count > 1 else 1
     best, trial = x.best, x.trial
     best_key = -np.inf
-    for _ in range(rounds):
-        for o in range(n_flat):
-            gs, fs = 0.0, 0.0
-            for j in range(n_inv):
-                t = _table_row(g, x, j, o)
-                gs = gs + lam[j] * x.goal_coef[j] * t
-                fs = fs + kap[j] * x.floor_coef[j] * t
-            x.gtab[o], x.ftab[o] = gs, fs
-        _undominated(g, x.gtab, x.ftab, x.keep)
-        lo, hi = 0.0, 1.0 - 1e-9
-        judged = False  # whether x.issues_deal holds the last deal judged, with verdict `ok`
-        ok = False
-        for _ in range(BISECTION_STEPS):
-            mid = 0.5 * (lo + hi)
-            _argmax_deal(g, x.gtab, x.ftab, x.keep, mid, trial)
-            same = judged
-            for i in range(len(trial)):
-                if same and trial[i] != x.judged[i]:
-                    same = False
-            if not same:  # the same deal gets the same verdict: judge each new one once
-                ok = _floor_ok(g, x, trial)
-                copy1(x.judged, trial)
-                judged = True
-            if ok:
-                hi = mid
-            else:
-                lo = mid
-        _argmax_deal(g, x.gtab, x.ftab, x.keep, hi, trial)
-        _evaluate(g, x, trial, u)
+    # The weights' rounds, then one that judges the fallback: one copy of the evaluation for both.
+    for round_ in range(rounds + 1):
+        candidate = fallback
+        if round_ < rounds:
+            # Normalised at the top of each round: the weights are not read after the last.
+            _normalise(lam, x.goal_mask)
+            _normalise(kap, x.floor_mask)
+            for o in range(n_flat):
+                gs, fs = 0.0, 0.0
+                for j in range(n_inv):
+                    t = _table_row(g, x, j, o)
+                    gs = gs + lam[j] * x.goal_coef[j] * t
+                    fs = fs + kap[j] * x.floor_coef[j] * t
+                x.gtab[o], x.ftab[o] = gs, fs
+            _undominated(g, x.gtab, x.ftab, x.keep)
+            lo, hi = 0.0, 1.0 - 1e-9
+            judged = False  # whether x.judged holds the last deal judged, with verdict `ok`
+            ok = False
+            for step in range(BISECTION_STEPS + 1):  # the last step picks the deal at `hi`: one copy of the argmax
+                last = step == BISECTION_STEPS
+                mid = hi if last else 0.5 * (lo + hi)
+                _argmax_deal(g, x.gtab, x.ftab, x.keep, mid, trial)
+                if last:
+                    break
+                same = judged
+                for i in range(len(trial)):
+                    if same and trial[i] != x.judged[i]:
+                        same = False
+                if not same:  # the same deal gets the same verdict: judge each new one once
+                    ok = _floor_ok(g, x, trial)
+                    copy1(x.judged, trial)
+                    judged = True
+                if ok:
+                    hi = mid
+                else:
+                    lo = mid
+            candidate = trial
+        _evaluate(g, x, candidate, u)
         k = _key(x, u)
         if k > best_key:
-            copy1(best, trial)
+            copy1(best, candidate)
             best_key = k
-        for j in range(n_inv):
-            gm = u[j] * x.goal_coef[j] - x.goal_offset[j] if x.goal_mask[j] else 0.0
-            fm = u[j] * x.floor_coef[j] - x.floor_offset[j] if x.floor_mask[j] else 0.0
-            lam[j] = lam[j] * np.exp(-ETA * gm)
-            kap[j] = kap[j] * np.exp(-ETA * fm)
-        _normalise(lam, x.goal_mask)
-        _normalise(kap, x.floor_mask)
-    _evaluate(g, x, fallback, u)
-    if _key(x, u) > best_key:
-        copy1(best, fallback)
+        if round_ < rounds:
+            for j in range(n_inv):
+                gm = u[j] * x.goal_coef[j] - x.goal_offset[j] if x.goal_mask[j] else 0.0
+                fm = u[j] * x.floor_coef[j] - x.floor_offset[j] if x.floor_mask[j] else 0.0
+                lam[j] = lam[j] * np.exp(-ETA * gm)
+                kap[j] = kap[j] * np.exp(-ETA * fm)
     copy1(deal, best)
     prepared = False
     for _ in range(SWEEPS):
@@ -275,5 +292,4 @@ def maximin(g, x, fallback, deal):
         if not moved:
             break
     _evaluate(g, x, deal, u)
-    low, _ = _margins(x, x.floor_mask, x.floor_coef, x.floor_offset, u, x.margins)
-    return low >= -TOL
+    return _lowest(x.floor_mask, x.floor_coef, x.floor_offset, u) >= -TOL

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.model.kernel import jit, kernel
+from sim.model.kernel import jit, kernel, part
 from sim.model.kernel.numeric import (
     clip,
     consent_needed,
@@ -30,7 +30,7 @@ from sim.model.kernel.rounds import (
     record,
     utilities,
 )
-from sim.model.kernel.war import advance_open_runs, refresh
+from sim.model.kernel.war import war_runs
 from sim.model.status import ACTIVE, SUSPENDED
 
 #: What a ruled-out option costs a text in the mediator's objective (mediated.RULED_OUT_COST).
@@ -176,80 +176,83 @@ def _best_option(m, g, w, weights, i, text, ruled_out, reservation, lam, here, c
     return held - start, best
 
 
-@jit
-def rewrite(m, g, s, r, w):
-    """Mediated.rewrite for run r: monotone coordinate ascent on the weighted Nash product.
+@part
+def rewrite(m, g, s, w, runs, n):
+    """Mediated.rewrite for each of runs[:n]: monotone coordinate ascent on the weighted Nash product.
 
     Per sweep, the utilities of the one-issue edits are computed only where needed: in full for
     the actors owning a term that the edited issue conditions (their bounds need them), else
-    when an edit is scored (single_change_utilities's arithmetic, for those edits alone)."""
-    n_actors = s.weights.shape[1]
-    n_issues = len(g.offsets)
-    lam = w.lam
-    weights = m.weights[r]
-    total = npsum(weights, n_actors)
-    for a in range(n_actors):
-        lam[a] = weights[a] / (total if total > 0 else 1.0) * (1.0 - m.bias)
-    if m.mediator >= 0:
-        lam[m.mediator] = lam[m.mediator] + m.bias
-    text = w.text
-    copy1(text, s.text[r])
-    reservation = s.reservation[r]
-    values, weights, deltas = s.values[r], s.weights[r], s.deltas[r]
-    products = w.current
-    stale = True  # whether w.moved must follow the text (a conditioning issue changed)
-    for _ in range(m.sweeps):
-        if stale:
-            _rows(g, m, values, deltas, text, w.moved)
+    when an edit is scored (single_change_utilities's arithmetic, for those edits alone). The
+    runs are a part's loop, not its callers': the code is compiled once and called once a round."""
+    for q in range(n):
+        r = runs[q]
+        n_actors = s.weights.shape[1]
+        n_issues = len(g.offsets)
+        lam = w.lam
+        weights = m.weights[r]
+        total = npsum(weights, n_actors)
         for a in range(n_actors):
-            for i in range(n_issues):
-                w.cur[a, i] = w.moved[a, g.offsets[i] + text[i]]
-                products[a, i] = w.cur[a, i] * weights[a, i]
-            w.base[a] = esum(products[a], n_issues)
-        for j in g.cond_issues:
+            lam[a] = weights[a] / (total if total > 0 else 1.0) * (1.0 - m.bias)
+        if m.mediator >= 0:
+            lam[m.mediator] = lam[m.mediator] + m.bias
+        text = w.text
+        copy1(text, s.text[r])
+        reservation = s.reservation[r]
+        values, weights, deltas = s.values[r], s.weights[r], s.deltas[r]
+        products = w.current
+        stale = True  # whether w.moved must follow the text (a conditioning issue changed)
+        for _ in range(m.sweeps):
+            if stale:
+                _rows(g, m, values, deltas, text, w.moved)
             for a in range(n_actors):
-                if g.owns[a, j]:
-                    for c in range(g.n_options[j]):
-                        if c != text[j]:
-                            w.edits[g.offsets[j] + c, a] = _owner_edit(g, values, weights, deltas, text, a, j, c,
-                                                                       products, w.issues)
-        here = 0.0
-        for a in range(n_actors):
-            surplus = w.base[a] - reservation[a]
-            w.slope[a] = (1.0 / surplus if surplus >= 0.01 else 100.0) * lam[a]
-            here = here + surplus_score(surplus) * lam[a]
-        ruled_out = _ruled_out(m, g, text)
-        current = _objective_score(w.base, reservation, lam, w.actors) - RULED_OUT_COST * ruled_out
-        jacobi = w.jacobi
-        best, best_score = -1, -np.inf
-        changed = 0
-        for i in range(n_issues):
-            option, score = _best_option(m, g, w, weights, i, text, ruled_out, reservation, lam, here, current)
-            jacobi[i] = option
-            changed += 1 if option != text[i] else 0
-            if best < 0 or score > best_score:
-                best, best_score = g.offsets[i] + option, score
-        # Every issue keeping its option leaves the text as it is, whichever move wins: done.
-        if changed == 0:
-            break
-        new = w.single
-        moved_issue = g.issue_of[best]
-        if changed == 1 and jacobi[moved_issue] != text[moved_issue]:
-            copy1(new, jacobi)  # the best single move is the Jacobi move: the same text either way
-        else:
-            utilities(g, s, r, jacobi, w.actors2, w.issues)
-            jacobi_score = (_objective_score(w.actors2, reservation, lam, w.actors)
-                            - RULED_OUT_COST * _ruled_out(m, g, jacobi))
-            if jacobi_score >= best_score:
-                copy1(new, jacobi)
+                for i in range(n_issues):
+                    w.cur[a, i] = w.moved[a, g.offsets[i] + text[i]]
+                    products[a, i] = w.cur[a, i] * weights[a, i]
+                w.base[a] = esum(products[a], n_issues)
+            for j in g.cond_issues:
+                for a in range(n_actors):
+                    if g.owns[a, j]:
+                        for c in range(g.n_options[j]):
+                            if c != text[j]:
+                                w.edits[g.offsets[j] + c, a] = _owner_edit(g, values, weights, deltas, text, a, j, c,
+                                                                           products, w.issues)
+            here = 0.0
+            for a in range(n_actors):
+                surplus = w.base[a] - reservation[a]
+                w.slope[a] = (1.0 / surplus if surplus >= 0.01 else 100.0) * lam[a]
+                here = here + surplus_score(surplus) * lam[a]
+            ruled_out = _ruled_out(m, g, text)
+            current = _objective_score(w.base, reservation, lam, w.actors) - RULED_OUT_COST * ruled_out
+            jacobi = w.jacobi
+            best, best_score = -1, -np.inf
+            changed = 0
+            for i in range(n_issues):
+                option, score = _best_option(m, g, w, weights, i, text, ruled_out, reservation, lam, here, current)
+                jacobi[i] = option
+                changed += 1 if option != text[i] else 0
+                if best < 0 or score > best_score:
+                    best, best_score = g.offsets[i] + option, score
+            # Every issue keeping its option leaves the text as it is, whichever move wins: done.
+            if changed == 0:
+                break
+            new = w.single
+            moved_issue = g.issue_of[best]
+            if changed == 1 and jacobi[moved_issue] != text[moved_issue]:
+                copy1(new, jacobi)  # the best single move is the Jacobi move: the same text either way
             else:
-                copy1(new, text)
-                new[moved_issue] = best - g.offsets[moved_issue]
-        stale = False
-        for j in g.cond_issues:
-            stale = stale or new[j] != text[j]
-        copy1(text, new)
-    copy1(s.text[r], text)
+                utilities(g, s, r, jacobi, w.actors2, w.issues)
+                jacobi_score = (_objective_score(w.actors2, reservation, lam, w.actors)
+                                - RULED_OUT_COST * _ruled_out(m, g, jacobi))
+                if jacobi_score >= best_score:
+                    copy1(new, jacobi)
+                else:
+                    copy1(new, text)
+                    new[moved_issue] = best - g.offsets[moved_issue]
+            stale = False
+            for j in g.cond_issues:
+                stale = stale or new[j] != text[j]
+            copy1(text, new)
+        copy1(s.text[r], text)
 
 
 @jit
@@ -281,20 +284,20 @@ def play_mediated(mode, runs, k0, k1, max_rounds, g, s, wr, m, b, w, n_records):
     """Rounds k0 .. k1 - 1 of the mediated protocol for every run; returns (next round, records, running).
 
     With mode REWRITE it rewrites the texts of `runs` instead, with REFRESH it refreshes their war values."""
-    if mode == REWRITE or mode == REFRESH:
-        for r in runs:
-            if mode == REWRITE:
-                rewrite(m, g, s, r, w)
-            else:
-                refresh(g, wr, r, s, w.war)
+    if mode == REWRITE:
+        rewrite(m, g, s, w, runs, len(runs))
+        return k0, n_records, True
+    if mode == REFRESH:
+        war_runs(mode, g, wr, s, k0, runs, w.war, w.todo)
         return k0, n_records, True
     n_actors = s.weights.shape[1]
     text_utility = w.utility
     for k in range(k0, k1):
         if not any_open(s):
             return k, n_records, False
-        advance_open_runs(g, wr, s, k, w.war)
+        war_runs(mode, g, wr, s, k, runs, w.war, w.todo)
         if open_round(s, k) > 0:
+            n_todo = np.int64(0)  # not a literal 0, for which rewrite would be compiled once more
             for r in range(len(s.status)):
                 status = s.status[r]
                 if status != ACTIVE and status != SUSPENDED:
@@ -312,7 +315,11 @@ def play_mediated(mode, runs, k0, k1, max_rounds, g, s, wr, m, b, w, n_records):
                 n_records = record(s, b, r, k, n_records)
                 if s.status[r] == ACTIVE:
                     _reweight(m, g, s, r, w, text_utility)
-                    rewrite(m, g, s, r, w)
+                    w.todo[n_todo] = r
+                    n_todo += 1
+            # The runs share nothing but scratch space, so rewriting their texts once all have
+            # answered changes no result (and one call rewrites them all).
+            rewrite(m, g, s, w, w.todo, n_todo)
         close_horizon(s, k, max_rounds)
         if not any_open(s):
             return k + 1, n_records, False

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.model.kernel import jit
+from sim.model.kernel import jit, part
 
 #: numpy's log(0.01): the mediator's objective turns linear below this surplus (see Mediated).
 LOG_FLOOR = float(np.log(0.01))
@@ -172,10 +172,11 @@ def deal_utility(offsets, t_actor, t_affected, t_cond_issue, t_cond_mask, values
     return esum(scratch, n_issues)
 
 
-@jit
+@part
 def deal_utilities(offsets, t_actor, t_affected, t_cond_issue, t_cond_mask, values, weights, deltas, deal, out,
                    scratch):
-    """out[a] = u_a(deal) for every actor."""
+    """out[a] = u_a(deal) for every actor (compiled once and called: the proposer's search, whose
+    evaluations are hot, inlines deal_utility itself)."""
     for a in range(weights.shape[0]):
         out[a] = deal_utility(offsets, t_actor, t_affected, t_cond_issue, t_cond_mask, values, weights, a, deltas,
                               deal, scratch)

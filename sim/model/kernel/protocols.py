@@ -14,7 +14,7 @@ import numpy as np
 
 MediatorArrays = namedtuple("MediatorArrays", "mediator bias step sweeps party_mask forbidden weights unit")
 MediatedWork = namedtuple("MediatedWork", "utility issues issues2 flags actors actors2 lam text jacobi single score "
-                          "edits moved current war base slope bound scored deal state cur slope_weight")
+                          "edits moved current war base slope bound scored deal state cur slope_weight todo")
 
 
 #: The numpy rules the kernels replay, by module and owner: a kernel runs only while every one of them
@@ -105,7 +105,7 @@ def _mediated_arrays(model):
                         np.zeros((n_flat, n_actors)), np.zeros((n_actors, n_flat)), np.zeros((n_actors, n_issues)),
                         war_work(model), np.zeros(n_actors), np.zeros(n_actors), np.zeros(n_flat), np.zeros(n_flat, bool),
                         np.zeros(n_issues, np.int64), np.zeros(4, np.uint64), np.zeros((n_actors, n_issues)),
-                        np.zeros(n_actors))
+                        np.zeros(n_actors), np.zeros(model.n_runs, np.int64))
     return m, work
 
 
@@ -127,7 +127,7 @@ AlternatingArrays = namedtuple("AlternatingArrays", "order party_mask scales c_v
                                "planned plan_aspiration plan_deal plan_agree seen seen_before last_from has_last played")
 AlternatingWork = namedtuple("AlternatingWork", "utility issues flags state war involved goal_mask goal_coef goal_offset "
                              "floor_mask floor_coef floor_offset margins lam kap u gtab ftab best trial ideal "
-                             "judged moved products prefix last keep")
+                             "judged moved products prefix last keep todo")
 
 
 def _alternating(model):
@@ -167,7 +167,7 @@ def _alternating(model):
                         np.zeros(n_flat), np.zeros(n_flat), np.zeros(n_issues, np.int64), np.zeros(n_issues, np.int64),
                         np.zeros(n_issues, np.int64), np.zeros(n_issues, np.int64), np.zeros((n_actors, n_flat)),
                         np.zeros((n_actors, n_issues)), np.zeros((n_actors, 2, einsum_lanes(n_issues)[0].shape[1])),
-                        np.zeros((n_actors, 2)), np.zeros(n_flat, bool))
+                        np.zeros((n_actors, 2)), np.zeros(n_flat, bool), np.zeros(runs, np.int64))
 
     def call(mode, runs, k0, k1, max_rounds, g, s, wr, b):
         out = play_alternating(mode, runs, k0, k1, max_rounds, g, s, wr, y, b, w, 0)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.model.kernel import jit, kernel
+from sim.model.kernel import jit, kernel, part
 
 try:  # numpy's ziggurat tables, as numba's own Generator support carries them
     from numba.np.random._constants import (
@@ -162,7 +162,7 @@ def next_double(s):
     return np.float64(next_uint64(s) >> _S11) * _TO_DOUBLE
 
 
-@jit
+@part
 def next_normal(s):
     """A standard normal, as Generator.standard_normal draws it (numpy's ziggurat)."""
     while True:
@@ -188,7 +188,7 @@ def next_normal(s):
                 return x
 
 
-@jit
+@part
 def advance(s, delta):
     """Jump the stream `delta` (>= 0) draws ahead, as BitGenerator.advance does."""
     acc_mul_hi, acc_mul_lo = _ZERO, _ONE

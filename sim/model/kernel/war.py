@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.model.kernel import jit, kernel
-from sim.model.kernel.numeric import clip, copy2, deal_utility, fmax, npsum
+from sim.model.kernel import jit, kernel, part
+from sim.model.kernel.numeric import clip, copy2, deal_utilities, fmax, npsum
 from sim.model.kernel.rng import next_normal
+from sim.model.kernel.rounds import REFRESH
 from sim.model.status import ACTIVE, SUSPENDED
 
 
@@ -105,33 +106,22 @@ def war_value(g, w, line, drift, base, weights, deltas, out, work):
             line_weights(w, l, work.changes, work.parties)
         for a in range(base.shape[0]):
             values[a, option] = line_value(w, base, a, l, work.parties) if l >= 0 else base[a, option]
-    for a in range(out.shape[0]):
-        out[a] = deal_utility(g.offsets, g.t_actor, g.t_affected, g.t_cond_issue, g.t_cond_mask, values, weights, a,
-                              deltas, w.war_deal, work.issues)
+    deal_utilities(g.offsets, g.t_actor, g.t_affected, g.t_cond_issue, g.t_cond_mask, values, weights, deltas,
+                   w.war_deal, out, work.issues)
+
+
+@part
+def war_values_of(g, w, line, drift, base, weights, deltas, out, work, runs, n):
+    """war_value for each of runs[:n], into out[r] (arrays of every run, as war_values takes them)."""
+    for i in range(n):
+        r = runs[i]
+        war_value(g, w, line[r], drift[r], base[r], weights[r], deltas[r], out[r], work)
 
 
 @jit
-def refresh(g, w, r, s, work):
-    """WarState.refresh for run r: line-tied values and reservation values follow the line and costs.
-
-    Only the line-tied options' values change: every other value stays the base value it was
-    sampled at (nothing else writes prefs.values once the war has started)."""
-    base = s.base_values[r]
-    line_changes(w, s.line[r], work.changes, work.parties)
-    for l in range(len(w.line_options)):
-        line_weights(w, l, work.changes, work.parties)
-        for a in range(base.shape[0]):
-            s.values[r, a, w.line_options[l]] = line_value(w, base, a, l, work.parties)
-    value = work.actors
-    war_value(g, w, s.line[r], s.drift[r], base, s.weights[r], s.deltas[r], value, work)
-    for a in range(len(value)):
-        change = (value[a] - s.war_value0[r, a]) - w.look_ahead * (s.cost[r, a] - s.cost0[r, a])
-        s.reservation[r, a] = clip(s.reservation0[r, a] + change, 0.0, 1.0)
-
-
-@jit
-def advance(g, w, r, s, work):
-    """WarState.advance for run r: one round's drift and noise move the line, costs accrue."""
+def advance(w, r, s, work):
+    """WarState.advance for run r up to its refresh (war_runs does that): one round's drift and noise
+    move the line, costs accrue."""
     n_regions = s.line.shape[1]
     amount = work.amount
     root = np.sqrt(w.months)
@@ -142,20 +132,48 @@ def advance(g, w, r, s, work):
     shift(w, s.line[r], amount, work.parties)
     for a in range(s.cost.shape[1]):
         s.accumulated[r, a] = s.accumulated[r, a] + s.cost[r, a] * w.months
-    refresh(g, w, r, s, work)
 
 
-@kernel
+@kernel(allocates=True)
 def war_values(g, w, line, drift, base, weights, deltas, out, work):
     """out (R, A): every run's value of fighting on (WarState's opening war values)."""
-    for r in range(len(out)):
-        war_value(g, w, line[r], drift[r], base[r], weights[r], deltas[r], out[r], work)
+    runs = np.arange(len(out))
+    war_values_of(g, w, line, drift, base, weights, deltas, out, work, runs, len(runs))
 
 
-@jit
-def advance_open_runs(g, w, s, k, work):
-    """The war's step before round k for every run still talking (none before the first round)."""
-    if w.on and k > 0:
+@part
+def war_runs(mode, g, w, s, k, runs, work, todo):
+    """With mode REFRESH, WarState.refresh for each of `runs` (after a scheduled event); else the war's
+    step before round k (WarState.advance, then refresh) for every run still talking, none before
+    the first round. `todo` (R,) is work space.
+
+    Runs share nothing but scratch space, so each step is taken for all of them in turn, and the
+    war values are computed in one call for all: neither the call nor the code is repeated per run.
+    Only the line-tied options' values change: every other value stays the base value it was
+    sampled at (nothing else writes prefs.values once the war has started)."""
+    n = len(runs)
+    if mode != REFRESH:
+        if not (w.on and k > 0):
+            return
+        n = np.int64(0)  # not a literal 0, for which the part would be compiled once more
         for r in range(len(s.status)):
             if s.status[r] == ACTIVE or s.status[r] == SUSPENDED:
-                advance(g, w, r, s, work)
+                advance(w, r, s, work)
+                todo[n] = r
+                n += 1
+    chosen = runs if mode == REFRESH else todo
+    for i in range(n):
+        r = chosen[i]
+        base = s.base_values[r]
+        line_changes(w, s.line[r], work.changes, work.parties)
+        for l in range(len(w.line_options)):
+            line_weights(w, l, work.changes, work.parties)
+            for a in range(base.shape[0]):
+                s.values[r, a, w.line_options[l]] = line_value(w, base, a, l, work.parties)
+    # The values of fighting on land in s.reservation, which each run's update then reads and replaces.
+    war_values_of(g, w, s.line, s.drift, s.base_values, s.weights, s.deltas, s.reservation, work, chosen, n)
+    for i in range(n):
+        r = chosen[i]
+        for a in range(s.reservation.shape[1]):
+            change = (s.reservation[r, a] - s.war_value0[r, a]) - w.look_ahead * (s.cost[r, a] - s.cost0[r, a])
+            s.reservation[r, a] = clip(s.reservation0[r, a] + change, 0.0, 1.0)
