@@ -42,7 +42,7 @@ def run_command(args, argv: list[str]) -> int:
     if getattr(args, "plot", False) and manifest.get("job", {}).get("kind", "run") == "run":
         from sim.plots import plot_results
 
-        write_analysis(out, manifest)
+        write_analysis(out, manifest, result.game)
 
         for path in plot_results(out):
             print(f"figure: {path}")

@@ -76,16 +76,20 @@ def write_drivers(out: Path, manifest: dict) -> str:
     return drivers_text(result)
 
 
-def write_analysis(out: Path, manifest: dict) -> Path:
-    """The deal-space benchmarks (frontier, Nash, Kalai-Smorodinsky) of the run's scenario, as analysis.json."""
+def write_analysis(out: Path, manifest: dict, game=None) -> Path:
+    """The deal-space benchmarks (frontier, Nash, Kalai-Smorodinsky) of the run's scenario, as analysis.json.
+
+    `game`: the run's game if the caller has it compiled (JobResult.game), else read from the manifest's job."""
     import json
 
     from sim.analysis import analysis_json, analyze
     from sim.jobs import scenario_with_sets
     from sim.results import atomic_write_bytes
 
-    job = manifest.get("job", {})
-    _, game = scenario_with_sets(job.get("scenario_path") or manifest["scenario"]["path"], tuple(job.get("sets", ())))
+    if game is None:
+        job = manifest.get("job", {})
+        _, game = scenario_with_sets(job.get("scenario_path") or manifest["scenario"]["path"],
+                                     tuple(job.get("sets", ())))
     result = analyze(game)
     data = analysis_json(result) | {"actors": list(result["actor_ids"]),
                                     "frontier_utilities": result["frontier_utilities"].tolist()}

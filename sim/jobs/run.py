@@ -14,6 +14,7 @@ import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from sim.jobs.spec import JobSpec
 from sim.results import ResultsFolder, now_iso, write_failure
 from sim.results.summary import point_rates, sweep_table
 from sim.scenario.yamlsrc import read_bytes
+
+if TYPE_CHECKING:
+    from sim.domain.game import Game
 
 
 def _libraries() -> dict[str, str]:
@@ -51,11 +55,13 @@ def _engine() -> str:
 
 @dataclass
 class JobResult:
-    """What a finished job left: its folder, manifest and a summary to print."""
+    """What a finished job left: its folder, manifest and a summary to print (and the game of its first
+    point, compiled already, for what follows in the same command: None after a resume with nothing to do)."""
 
     out: Path
     manifest: dict
     summary: str
+    game: Game | None = None
 
 
 def run_job(spec: JobSpec, out: str | Path | None = None, argv: list[str] | None = None,
@@ -272,7 +278,7 @@ def _execute_and_finish(plan: Plan, folder: ResultsFolder, manifest: dict, where
         folder.write_manifest(manifest)
     except OSError as exc:
         raise write_failure(folder.path, exc) from None
-    return JobResult(folder.path, manifest, _summary(folder.path, manifest))
+    return JobResult(folder.path, manifest, _summary(folder.path, manifest), plan.games[0])
 
 
 def _summary(out: Path, manifest: dict) -> str:
