@@ -577,14 +577,20 @@ def test_resume_of_something_that_is_not_a_results_folder(tmp_path, capsys):
 def test_a_live_job_cannot_be_resumed_twice(tmp_path):
     """The manifest of a running job names its pid: a --resume while it runs is refused."""
     out = tmp_path / "live"
-    proc = start(KILL_ARGS + ["--out", out])
+    # A job far longer than the test (it is killed below): with the compiled engine the usual small
+    # one can end before the second command has even started.
+    proc = start(["sweep", TINY, "--grid", GRID, "--runs", "20000", "--chunk", "50", "--seed", "3", "--rounds",
+                  "--workers", "2", "--out", out])
     wait_for_first_chunk(proc, out)
     try:
         result = negsim("sweep", "--resume", out, "--workers", "1")
-        if proc.poll() is None:
-            assert_clean_error(result, f"this job is still running (process {proc.pid} on this machine)")
+        assert proc.poll() is None, "the job ended before it could be checked"
+        assert_clean_error(result, f"this job is still running (process {proc.pid} on this machine)")
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         proc.communicate(timeout=60)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "running" and manifest["process"]["pid"] == proc.pid
