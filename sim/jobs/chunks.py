@@ -41,8 +41,11 @@ def plan_chunks(n_points: int, runs: int, seed: int, chunk_size: int, collect_ro
 
 
 def auto_chunk_size(total_runs: int, workers: int) -> int:
-    """Big enough to amortise start-up, small enough to balance load and report progress."""
-    return int(min(2000, max(50, math.ceil(total_runs / max(1, workers * 8)))))
+    """Big enough to amortise start-up, small enough to balance load and report progress: eight chunks
+    per worker, or on one worker, which has no load to balance, the largest (each chunk costs a model,
+    two files and a merge step)."""
+    per_chunk = total_runs if workers <= 1 else math.ceil(total_runs / (workers * 8))
+    return int(min(2000, max(50, per_chunk)))
 
 
 def _work(task: Task) -> tuple[int, dict]:
