@@ -20,7 +20,6 @@ Each command is a fresh process with its own results folder in a temporary direc
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -31,6 +30,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ALASKA = ROOT / "scenarios" / "alaska_2025.yaml"
+
+from table import report  # noqa: E402 - benchmarks/ is on the path as the script's own folder
 #: main just before the compiled engine's first commit: "today" in issue 16.
 BASELINE = "bd20bcf"
 #: Runs `sim.cli` from whichever tree is first on PYTHONPATH (the installed `negsim` script is this tree's).
@@ -117,11 +118,7 @@ def main() -> int:
             rows += bench_backends(runs, repeat, engine)
     if "alaska" in args.only:
         rows += bench_alaska(repeat, 200 if args.smoke else 4000)
-    width = max(len(r["benchmark"]) for r in rows)
-    for r in rows:
-        print(f"{r['benchmark']:<{width}}  {r['value']:>10,.2f} {r['unit']:<6} {r['detail']}")
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=1) + "\n")
+    report(rows, args.json)
     return 0
 
 

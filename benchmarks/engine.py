@@ -20,7 +20,6 @@ steadier on a shared machine). Targets (issue 16): mediated >= 8x, alternating >
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -30,6 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 ALASKA = ROOT / "scenarios" / "alaska_2025.yaml"
+
+from table import report  # noqa: E402 - benchmarks/ is on the path as the script's own folder
 
 
 def _game(protocol: str):
@@ -128,11 +129,7 @@ def main() -> int:
     rows += engines("mediated", mediated, chunk, repeat)
     rows += engines("alternating", alternating, auto_chunk_size(alternating["compiled"], 1), repeat)
     rows += threads(mediated["compiled"] // 2, chunk // 2 or 1, repeat)
-    width = max(len(r["benchmark"]) for r in rows)
-    for r in rows:
-        print(f"{r['benchmark']:<{width}}  {r['value']:>10,.2f} {r['unit']:<6} {r['detail']}")
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=1) + "\n")
+    report(rows, args.json)
     return 0
 
 

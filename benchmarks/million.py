@@ -27,9 +27,6 @@ after); a warm-up job of 2,000 runs takes that out of the timings.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import resource
 import shutil
 import subprocess
@@ -42,6 +39,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 ALASKA = ROOT / "scenarios" / "alaska_2025.yaml"
+
+from table import report  # noqa: E402 - benchmarks/ is on the path as the script's own folder
 NEGSIM = [sys.executable, "-m", "sim"]
 
 
@@ -254,13 +253,7 @@ def main() -> int:
             rows += job_rows(numpy_, "numpy")
             rows.append({"benchmark": "compiled / numpy, runs per second", "value": compiled["rate"] / numpy_["rate"],
                          "unit": "x", "detail": f"{runs:,} against {numpy_runs:,} runs, same workers"})
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    print(f"machine: {machine}")
-    width = max(len(r["benchmark"]) for r in rows)
-    for r in rows:
-        print(f"{r['benchmark']:<{width}}  {r['value']:>10,.2f} {r['unit']:<10} {r['detail']}")
-    if args.json:
-        args.json.write_text(json.dumps({"machine": machine, "rows": rows}, indent=1) + "\n")
+    report(rows, args.json)
     return 0
 
 

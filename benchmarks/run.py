@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -40,6 +38,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 ALASKA = ROOT / "scenarios" / "alaska_2025.yaml"
+
+from table import report  # noqa: E402 - benchmarks/ is on the path as the script's own folder
 
 
 def _timeit(fn, repeat: int) -> float:
@@ -397,22 +397,6 @@ def bench_negmas(smoke: bool, negmas_python: str | None) -> list[dict]:
     ]
 
 
-def format_table(rows: list[dict]) -> str:
-    """Rows as an aligned plain-text table."""
-    width = max(len(r["benchmark"]) for r in rows)
-    lines = [f"{'benchmark':<{width}}  {'value':>12}  unit     detail", "-" * (width + 50)]
-    for r in rows:
-        value = "skipped" if r["value"] is None else f"{r['value']:,.2f}"
-        lines.append(f"{r['benchmark']:<{width}}  {value:>12}  {r['unit']:<7}  {r.get('detail', '')}")
-    return "\n".join(lines)
-
-
-def machine() -> str:
-    """One line describing where the numbers were measured."""
-    return (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"{platform.platform()}")
-
-
 SECTIONS = {
     "analyze": bench_analyze,
 }
@@ -444,10 +428,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.only and name not in args.only:
             continue
         rows.extend(fn())
-    print(f"machine: {machine()}")
-    print(format_table(rows))
-    if args.json:
-        Path(args.json).write_text(json.dumps({"machine": machine(), "rows": rows}, indent=2))
+    report(rows, args.json)
     return 0
 
 
