@@ -219,8 +219,8 @@ def _read_parquet(path: Path, leave_out: tuple[str, ...] = ()) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     try:
-        columns = [c for c in pq.read_schema(path).names if c not in leave_out] if leave_out else None
-        return pq.read_table(path, columns=columns).to_pandas()
+        source = pq.ParquetFile(path)  # one open: the footer gives the columns, then the data is read
+        return source.read(columns=[c for c in source.schema_arrow.names if c not in leave_out]).to_pandas()
     except Exception as exc:  # pyarrow raises several unrelated types for a damaged file
         raise UserError(f"{path}: not a readable parquet file ({type(exc).__name__}: {exc})") from None
 
