@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 ALASKA = ROOT / "scenarios" / "alaska_2025.yaml"
 
 from table import report  # noqa: E402 - benchmarks/ is on the path as the script's own folder
+
 NEGSIM = [sys.executable, "-m", "sim"]
 
 
@@ -54,6 +55,7 @@ class TreeSampler(threading.Thread):
         self.t0 = time.perf_counter()
         self.marks: dict[str, float] = {}
         self.cpu: dict[int, float] = {}  # CPU seconds of each process, last seen
+        self.phase_peak: dict[str, int] = {}  # peak PSS of the process tree in each phase
         self.done = threading.Event()
 
     def run(self) -> None:
@@ -77,6 +79,8 @@ class TreeSampler(threading.Thread):
                 self.peak_sum, self.peak_one = max(self.peak_sum, sum(rss)), max(self.peak_one, max(rss))
                 self.peak_pss = max(self.peak_pss, pss)
             self._phases()
+            phase = self.phase()
+            self.phase_peak[phase] = max(self.phase_peak.get(phase, 0), pss)
             self.done.wait(self.period)
 
     def _phases(self) -> None:
@@ -89,6 +93,14 @@ class TreeSampler(threading.Thread):
             self.marks["merge starts"] = now
         if "merged" not in self.marks and (self.out / "rounds.parquet").exists():
             self.marks["merged"] = now
+
+
+    def phase(self) -> str:
+        """The job's phase now (the names of run_job's phases)."""
+        for name, mark in (("summary", "merged"), ("merge", "merge starts"), ("simulate + write chunks", "first chunk")):
+            if mark in self.marks:
+                return name
+        return "start-up"
 
 
 def _pss(pid: int, rss: int) -> int:
@@ -144,7 +156,7 @@ def run_job(runs: int, engine: str, workers: int, tmp: Path) -> dict:
     return {"runs": runs, "engine": engine, "workers": workers, "wall": wall, "rate": runs / wall,
             "peak_pss_mb": sampler.peak_pss / 2**20, "peak_sum_mb": sampler.peak_sum / 2**20, "peak_one_mb": sampler.peak_one / 2**20,
             "maxrss_children_mb": max(after, before) / 1024, "cpu": sum(sampler.cpu.values()),
-            "phases": phases, "sizes": sizes}
+            "phases": phases, "sizes": sizes, "phase_peak_mb": {k: v / 2**20 for k, v in sampler.phase_peak.items()}}
 
 
 def chunk_phases(chunks: int, size: int, tmp: Path) -> list[dict]:
@@ -212,8 +224,10 @@ def job_rows(r: dict, label: str) -> list[dict]:
          "detail": f"sampled; the kernel's ru_maxrss of the children: {r['maxrss_children_mb']:,.0f} MB"},
     ]
     for name, seconds in r["phases"].items():
+        peak = r["phase_peak_mb"].get(name)
         rows.append({"benchmark": f"{label}: {name}", "value": seconds, "unit": "s",
-                     "detail": "read from the results folder while the job runs"})
+                     "detail": "read from the results folder while the job runs"
+                               + (f"; peak PSS in it {peak:,.0f} MB" if peak is not None else "")})
     return rows
 
 

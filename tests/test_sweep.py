@@ -322,6 +322,33 @@ def test_local_dask_workers_keep_glibc_memory_defaults(monkeypatch):
     assert "MALLOC_TRIM_THRESHOLD_" not in os.environ  # nor is this process's environment changed
 
 
+def test_a_finished_chunks_cyclic_garbage_is_freed_at_its_end():
+    import gc
+    import weakref
+
+    class Model:  # a chunk's model points back at itself through its agents, as Mesa's does
+        def __init__(self):
+            self.arrays = np.zeros(1_000_000)
+            self.agents = [self]
+
+    was_enabled = gc.isenabled()
+    gc.disable()  # only the collection release_free_memory makes can free it
+    try:
+        model = Model()
+        alive = weakref.ref(model)
+        del model
+        sim.jobs.chunks.release_free_memory()
+        assert alive() is None
+        model = Model()  # and again once the first call has frozen the long-lived objects
+        alive = weakref.ref(model)
+        del model
+        sim.jobs.chunks.release_free_memory()
+        assert alive() is None
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def test_merge_is_sorted_and_refuses_overlapping_chunks(tmp_path):
     folder = ResultsFolder.create(tmp_path / "m")
 
