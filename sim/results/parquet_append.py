@@ -27,6 +27,19 @@ _GROUP_OFFSETS, _CHUNK_OFFSETS, _META_OFFSETS = (5,), (2,), (9, 10, 11, 14)
 _FILE_UNKNOWN, _CHUNK_UNKNOWN = (8, 9), (1, 4, 6, 8, 9)
 
 
+#: Which fields the merge decodes (a nested plan for a struct or a list of structs, True for a whole
+#: value); any other field is kept as its raw bytes and written back as it was, which spares
+#: decoding and encoding most of a footer (the encodings, page statistics, the schema).
+_META_PLAN = {3: True, 9: True, 10: True, 11: True, 12: True, 14: True}
+_CHUNK_PLAN = {2: True, 3: _META_PLAN}
+_GROUP_PLAN = {1: _CHUNK_PLAN, 3: True, 4: True, 5: True, 7: True}
+_FILE_PLAN = {3: True, 4: _GROUP_PLAN}
+
+
+class _Raw(bytes):
+    """A value kept as its encoded bytes."""
+
+
 def _varint(buf: bytes, pos: int) -> tuple[int, int]:
     out = shift = 0
     while True:
@@ -38,17 +51,66 @@ def _varint(buf: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
-def _decode(buf: bytes, pos: int, ttype: int):
-    """(value, next position) of one Thrift compact value; a struct is a list of [field, type, value]."""
-    if ttype in _BOOLS:  # a struct field's boolean lives in its type
-        return None, pos
+def _skip(buf: bytes, pos: int, ttype: int) -> int:
+    """The position after one value of type `ttype` at `pos`."""
+    if ttype in _INTS:
+        while buf[pos] & 0x80:
+            pos += 1
+        return pos + 1
+    if ttype == _BINARY:
+        n, pos = _varint(buf, pos)
+        return pos + n
+    if ttype == _STRUCT:
+        while buf[pos]:
+            head = buf[pos]
+            pos = _skip(buf, pos + 1, 4) if not head >> 4 else pos + 1
+            pos = _skip(buf, pos, head & 0x0F)
+        return pos + 1
+    if ttype in _LISTS:
+        head = buf[pos]
+        n, elem, pos = head >> 4, head & 0x0F, pos + 1
+        if n == 15:
+            n, pos = _varint(buf, pos)
+        if elem in _BOOLS or elem == _I8:
+            return pos + n
+        if elem == _DOUBLE:
+            return pos + 8 * n
+        for _ in range(n):
+            pos = _skip(buf, pos, elem)
+        return pos
+    if ttype in _BOOLS:
+        return pos
     if ttype == _I8:
-        return buf[pos], pos + 1
+        return pos + 1
+    if ttype == _DOUBLE:
+        return pos + 8
+    raise ValueError(f"Thrift type {ttype} is not expected in a Parquet footer")
+
+
+def _decode(buf: bytes, pos: int, ttype: int, plan=True):
+    """(value, next position) of one Thrift compact value; a struct is a list of [field, type, value],
+    where a field `plan` does not name is its raw bytes (_Raw)."""
     if ttype in _INTS:
         v, pos = _varint(buf, pos)
         return (v >> 1) ^ -(v & 1), pos
-    if ttype == _DOUBLE:
-        return buf[pos:pos + 8], pos + 8
+    if ttype == _STRUCT:
+        fields, fid = [], 0
+        while buf[pos]:
+            head = buf[pos]
+            pos += 1
+            if head >> 4:
+                fid += head >> 4
+            else:
+                fid, pos = _decode(buf, pos, 4)
+            t = head & 0x0F
+            sub = plan is True or plan.get(fid)
+            if sub:
+                value, pos = _decode(buf, pos, t, sub)
+            else:
+                end = _skip(buf, pos, t)
+                value, pos = _Raw(buf[pos:end]), end
+            fields.append([fid, t, value])
+        return fields, pos + 1
     if ttype == _BINARY:
         n, pos = _varint(buf, pos)
         return buf[pos:pos + n], pos + n
@@ -59,21 +121,15 @@ def _decode(buf: bytes, pos: int, ttype: int):
             n, pos = _varint(buf, pos)
         items = []
         for _ in range(n):
-            item, pos = _decode(buf, pos, _I8 if elem in _BOOLS else elem)  # a listed boolean is a byte
+            item, pos = _decode(buf, pos, _I8 if elem in _BOOLS else elem, plan)  # a listed boolean is a byte
             items.append(item)
         return (elem, items), pos
-    if ttype == _STRUCT:
-        fields, fid = [], 0
-        while buf[pos]:
-            head = buf[pos]
-            pos += 1
-            if head >> 4:
-                fid += head >> 4
-            else:
-                fid, pos = _decode(buf, pos, 4)
-            value, pos = _decode(buf, pos, head & 0x0F)
-            fields.append([fid, head & 0x0F, value])
-        return fields, pos + 1
+    if ttype in _BOOLS:  # a struct field's boolean lives in its type
+        return None, pos
+    if ttype == _I8:
+        return buf[pos], pos + 1
+    if ttype == _DOUBLE:
+        return buf[pos:pos + 8], pos + 8
     raise ValueError(f"Thrift type {ttype} is not expected in a Parquet footer")
 
 
@@ -86,12 +142,21 @@ def _put_varint(out: bytearray, v: int) -> None:
 
 def _encode(out: bytearray, ttype: int, value) -> None:
     """Append one value as _decode read it."""
-    if ttype in _BOOLS:
-        return
-    if ttype == _I8:
-        out.append(value)
+    if type(value) is _Raw:
+        out += value
     elif ttype in _INTS:
         _put_varint(out, (value << 1) ^ (value >> 63))
+    elif ttype == _STRUCT:
+        last = 0
+        for fid, t, v in value:
+            if 0 < fid - last <= 15:
+                out.append((fid - last) << 4 | t)
+            else:
+                out.append(t)
+                _put_varint(out, (fid << 1) ^ (fid >> 63))
+            _encode(out, t, v)
+            last = fid
+        out.append(0)
     elif ttype in (_DOUBLE, _BINARY):
         if ttype == _BINARY:
             _put_varint(out, len(value))
@@ -103,17 +168,8 @@ def _encode(out: bytearray, ttype: int, value) -> None:
             _put_varint(out, len(items))
         for item in items:
             _encode(out, _I8 if elem in _BOOLS else elem, item)
-    else:
-        last = 0
-        for fid, t, v in value:
-            if 0 < fid - last <= 15:
-                out.append((fid - last) << 4 | t)
-            else:
-                out.append(t)
-                _encode(out, 4, fid)
-            _encode(out, t, v)
-            last = fid
-        out.append(0)
+    elif ttype == _I8:
+        out.append(value)
 
 
 def _get(struct: list, fid: int, default=None):
@@ -136,7 +192,7 @@ def _read_footer(path: Path) -> tuple[list, int]:
         if tail[4:] != _MAGIC or n + 12 > size:
             raise ValueError(f"{path} is not a Parquet file")
         fh.seek(size - 8 - n)
-        return _decode(fh.read(n), 0, _STRUCT)[0], size - 8 - n
+        return _decode(fh.read(n), 0, _STRUCT, _FILE_PLAN)[0], size - 8 - n
 
 
 def _key_range(group: list, keys: tuple[str, ...]) -> tuple[tuple, tuple] | None:
