@@ -226,3 +226,24 @@ print(json.dumps({{case: compute(ROOT / "scenarios" / case.rsplit("/", 1)[0], ca
     assert out.returncode == 0, out.stderr
     for case, fingerprint_ in json.loads(out.stdout.strip().splitlines()[-1]).items():
         assert fingerprint_ == golden[case], case
+
+
+def test_building_the_kernels_prunes_all_but_the_newest_other_versions(tmp_path):
+    import os
+
+    from sim.jobs.kernels import prune_other_versions
+
+    root = tmp_path / "kernels"
+    current = root / "0123456789abcdef"
+    current.mkdir(parents=True)
+    others = [root / f"{k:016x}" for k in range(1, 6)]
+    for age, folder in enumerate(others):  # others[0] the newest
+        folder.mkdir()
+        (folder / "kernel.nbc").write_bytes(b"x")
+        os.utime(folder, (1e9 - age * 1000, 1e9 - age * 1000))
+    os.utime(current, (1.0, 1.0))  # the current version stays, however old
+    unrelated = root / "notes"
+    unrelated.mkdir()
+    deleted = prune_other_versions(current, keep=2)
+    assert sorted(deleted) == sorted(others[2:])
+    assert sorted(p.name for p in root.iterdir()) == sorted([current.name, others[0].name, others[1].name, "notes"])

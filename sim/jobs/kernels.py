@@ -6,7 +6,8 @@ kernels' sources (see sim.model.kernel._cache_by_source). `build` plays a few ru
 that has kernels, one process per protocol, which compiles them (or loads them if they already
 are), then leaves a mark in that folder (sim.model.kernel.kernels_built looks for it). The engine
 chosen by default is the compiled one wherever the mark is (sim.model.kernel.resolve_engine): a
-`negsim run` never stops for minutes to compile. `./dev.sh` builds them:
+`negsim run` never stops for minutes to compile. A build also deletes the folders of older source
+versions but the three most recent. `./dev.sh` builds them:
 
     python -m sim.jobs.kernels [SCENARIO]    # default: the shipped Alaska scenario
 """
@@ -14,6 +15,8 @@ chosen by default is the compiled one wherever the mark is (sim.model.kernel.res
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -23,6 +26,9 @@ from pathlib import Path
 #: The protocols that have kernels (sim.model.kernel.protocols.kernel_for).
 PROTOCOLS = ("mediated", "alternating")
 DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "alaska_2025.yaml"
+#: Kernel folders of other source versions kept beside this one (other checkouts, the branch before).
+KEEP_OTHER_VERSIONS = 3
+_VERSION_FOLDER = re.compile(r"[0-9a-f]{16}")
 
 
 def play(scenario: Path, protocol: str) -> None:
@@ -56,7 +62,21 @@ def build(scenario: Path = DEFAULT_SCENARIO) -> float:
         raise RuntimeError(f"building the {protocol} kernels failed:\n{result.stderr[-3000:]}")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / BUILT_MARK).write_text(f"built in {time.perf_counter() - start:.0f} s from {scenario}\n")
+    os.utime(folder)  # the newest version folder, whether its kernels were compiled now or only loaded
+    prune_other_versions(folder)
     return time.perf_counter() - start
+
+
+def prune_other_versions(folder: Path, keep: int = KEEP_OTHER_VERSIONS) -> list[Path]:
+    """Delete the kernel folders of other source versions beside `folder` but the `keep` most recently
+    built; return those deleted. Every edit of the kernels' sources makes a new folder (~5 MB) that
+    nothing would otherwise remove; a checkout still on a deleted version only compiles again."""
+    others = [p for p in folder.parent.iterdir()
+              if p != folder and p.is_dir() and _VERSION_FOLDER.fullmatch(p.name)] if folder.parent.is_dir() else []
+    others.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in others[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
+    return others[keep:]
 
 
 def main(argv: list[str] | None = None) -> int:
