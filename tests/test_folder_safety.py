@@ -32,11 +32,13 @@ SWEEP = JobSpec(scenario=str(TINY), grids=("protocol.temperature=0,0.05",), runs
 
 def _interrupted_before_merge(tmp_path: Path, monkeypatch, name: str = "cut", spec: JobSpec = SWEEP) -> Path:
     """A job whose chunks are all written but which was stopped before the merge."""
-    def stop(self, chunk_ids=None, keep_chunks=False):
+    from sim.results.chunks import ChunkMerge
+
+    def stop(self, keep_chunks=False):
         raise KeyboardInterrupt
 
     with monkeypatch.context() as m:
-        m.setattr(ResultsFolder, "merge", stop)
+        m.setattr(ChunkMerge, "finish", stop)
         with pytest.raises(KeyboardInterrupt):
             run_job(spec, out=tmp_path / name, executor=ExecutorSpec(1), progress=False)
     return tmp_path / name

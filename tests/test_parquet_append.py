@@ -82,11 +82,10 @@ def test_the_merge_of_a_folder_uses_the_append_and_gives_the_sorted_table(tmp_pa
     # A chunk's rows shuffled: the chunk is written sorted all the same.
     tables[2] = tables[2].take(rng.permutation(tables[2].num_rows))
     folder = write_chunks(tmp_path, tables)
-    calls = []
-    real = sim.results.chunks.append_row_groups
-    monkeypatch.setattr(sim.results.chunks, "append_row_groups", lambda *a: calls.append(real(*a)) or calls[-1])
+    decoded = []
+    monkeypatch.setattr(sim.results.chunks.ChunkMerge, "_decode_merge", lambda self, name: decoded.append(name))
     assert folder.merge()["rounds"] == 120
-    assert 120 in calls
+    assert decoded == []  # every chunk appended as it is
     merged = pq.read_table(folder.path / "rounds.parquet")
     expected = pa.concat_tables(tables).sort_by([(k, "ascending") for k in KEYS])
     assert rows(merged) == rows(expected)
@@ -122,3 +121,31 @@ def test_declined_chunks_still_merge_by_decoding(tmp_path, shuffle):
     assert folder.merge()["rounds"] == 30
     runs = pq.read_table(folder.path / "rounds.parquet")["run"].to_pylist()
     assert runs == sorted(runs)
+
+
+def test_chunks_are_appended_as_they_finish_in_plan_order(tmp_path):
+    """The job's merge runs alongside it: a chunk is appended once every chunk before it is, whatever
+    order they finish in; the chunks stay until the end, and an abort leaves no temporary."""
+    rng = np.random.default_rng(4)
+    tables = [rounds_chunk(0, range(10 * k, 10 * k + 10), rng) for k in range(3)]
+    folder = write_chunks(tmp_path, tables)
+    merging = folder.start_merge([0, 1, 2])
+    temporaries = lambda: sorted(p.name for p in folder.path.glob(".*.tmp"))  # noqa: E731
+    merging.chunk_done(2)
+    assert temporaries() == []  # chunk 2 waits for 0 and 1
+    merging.chunk_done(0)
+    assert len(temporaries()) == 2  # runs and rounds, chunk 0 appended
+    size = sum((folder.path / name).stat().st_size for name in temporaries())
+    merging.chunk_done(1)  # 1, then the waiting 2
+    assert sum((folder.path / name).stat().st_size for name in temporaries()) > size
+    assert folder.finished_chunks() == {0, 1, 2}
+    assert merging.finish() == {"runs": 30, "rounds": 90}
+    expected = pa.concat_tables(tables).sort_by([(k, "ascending") for k in KEYS])
+    assert rows(pq.read_table(folder.path / "rounds.parquet")) == rows(expected)
+    assert temporaries() == [] and not folder.chunk_dir.exists()
+
+    again = write_chunks(tmp_path / "again", tables)
+    merging = again.start_merge([0, 1, 2])
+    merging.chunk_done(0)
+    merging.abort()
+    assert not list(again.path.glob(".*.tmp")) and again.finished_chunks() == {0, 1, 2}

@@ -298,28 +298,30 @@ def test_resume_after_a_kill_in_the_middle_of_the_merge(tmp_path, monkeypatch, m
     manifest said "complete": the resume redoes what is missing and gives the same tables."""
     spec = JobSpec(scenario=str(TINY), grids=("protocol.temperature=0,0.05",), runs=12, chunk_size=3, rounds=True)
     whole = run_job(spec, out=tmp_path / "whole", executor=ExecutorSpec(1), progress=False).out
-    real = ResultsFolder.merge
+    from sim.results.chunks import ChunkMerge
+
+    real = ChunkMerge.finish
     deleted = []
     real_unlink = Path.unlink
 
-    def merge_then_die(self, chunk_ids=None, keep_chunks=False):
-        real(self, chunk_ids, keep_chunks=True)
-        if moment != "merged":  # delete in the order merge() does, and stop part-way
+    def merge_then_die(self, keep_chunks=False):
+        real(self, keep_chunks=True)
+        if moment != "merged":  # delete in the order the merge does, and stop part-way
             limit = 3 if moment.startswith("some") else 8 + 3
 
             def unlink(path, missing_ok=False):
-                if path.parent == self.chunk_dir and len(deleted) == limit:
+                if path.parent == self.folder.chunk_dir and len(deleted) == limit:
                     raise KeyboardInterrupt
                 deleted.append(path.name)
                 real_unlink(path, missing_ok)
 
             with monkeypatch.context() as m2:
                 m2.setattr(Path, "unlink", unlink)
-                real(self, chunk_ids, keep_chunks=False)
+                self.folder.drop_merged_chunks()
         raise KeyboardInterrupt  # never reached the final manifest
 
     with monkeypatch.context() as m:
-        m.setattr(ResultsFolder, "merge", merge_then_die)
+        m.setattr(ChunkMerge, "finish", merge_then_die)
         with pytest.raises(KeyboardInterrupt):
             run_job(spec, out=tmp_path / "cut", executor=ExecutorSpec(1), progress=False)
     cut = tmp_path / "cut"
@@ -416,7 +418,7 @@ def test_a_crash_during_the_merge_keeps_the_chunks(tmp_path, monkeypatch, merge)
         folder.write_chunk(cid, {"runs": pa.table({"point": [0, 0], "run": [2 * cid, 2 * cid + 1]})})
     calls = {"n": 0}
     if merge == "decode":
-        monkeypatch.setattr(sim.results.chunks, "append_row_groups", lambda *a: None)
+        monkeypatch.setattr(sim.results.chunks.RowGroupAppender, "add", lambda self, path: self._decline())
         target, name = pq.ParquetWriter, "write_table"
     else:
         target, name = sim.results.parquet_append, "_copy"

@@ -185,8 +185,9 @@ def _work_and_write(task: Task, folder: str, job_id: str = "") -> tuple[int, Non
 
 
 def execute(tasks: list[Task], folder: ResultsFolder, where: ExecutorSpec = LOCAL,
-            progress: bool | None = None, executor=_OPEN) -> int:
-    """Run every task not already finished in `folder`; write each chunk as it completes."""
+            progress: bool | None = None, executor=_OPEN, on_chunk: Callable[[int], None] | None = None) -> int:
+    """Run every task not already finished in `folder`; write each chunk as it completes (and tell
+    `on_chunk` its id once it is stored)."""
     from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
     from functools import partial
 
@@ -200,6 +201,8 @@ def execute(tasks: list[Task], folder: ResultsFolder, where: ExecutorSpec = LOCA
     def keep(task: Task, tables) -> None:
         if tables is not None:
             folder.write_chunk(task.chunk_id, tables)
+        if on_chunk is not None:
+            on_chunk(task.chunk_id)
 
     run_tasks(todo, keep, where, progress=progress, executor=executor, work=work)
     return len(todo)

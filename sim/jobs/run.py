@@ -240,18 +240,24 @@ def _execute_and_finish(plan: Plan, folder: ResultsFolder, manifest: dict, where
         raise write_failure(folder.path, exc) from None
     # A chunk counts only if its checksum, job and row count hold: a truncated, garbled or
     # foreign chunk is deleted here and run again, and the user is told.
-    _, rejected = folder.verify_chunks(expected, tables)
+    stored, rejected = folder.verify_chunks(expected, tables)
     if rejected:
         print(f"note: {len(rejected)} stored chunk(s) failed verification and will be run again: "
               + "; ".join(rejected[:5]) + (" ..." if len(rejected) > 5 else ""), file=sys.stderr)
+    # Each table's file grows as the chunks finish (in plan order), so that the merge is nearly done
+    # when the last chunk is; the chunks stay until it is.
+    merging = folder.start_merge(sorted(expected))
     try:
         # Ctrl-C or SIGTERM (how batch schedulers stop jobs), during the runs or the merge, leaves
         # the manifest "incomplete" and the finished chunks usable for --resume.
         with stop_on_signals():
-            execute(tasks, folder, where, progress=progress, executor=pool)
+            for cid in sorted(stored):
+                merging.chunk_done(cid)
+            execute(tasks, folder, where, progress=progress, executor=pool, on_chunk=merging.chunk_done)
             missing = set(expected) - folder.finished_chunks()
-            counts = folder.merge(sorted(expected)) if not missing else {}
+            counts = merging.finish() if not missing else {}
     except BaseException as exc:
+        merging.abort()
         interrupted = isinstance(exc, KeyboardInterrupt)
         done = len(folder.finished_chunks() & set(expected))
         manifest.update(status="incomplete" if interrupted else "failed", finished=now_iso())
@@ -270,6 +276,7 @@ def _execute_and_finish(plan: Plan, folder: ResultsFolder, manifest: dict, where
             raise write_failure(folder.path, exc) from None
         raise
     if missing:
+        merging.abort()
         raise UserError(f"{folder.path}: {len(missing)} chunk(s) missing after the run; resume with "
                         f"{resume_hint(plan.spec.kind, folder.path)}")
     manifest.update(status="complete", finished=now_iso(), rows=counts)

@@ -31,7 +31,7 @@ from sim.results.atomic import (
     parquet_options,
     temporary_sibling,
 )
-from sim.results.parquet_append import append_row_groups
+from sim.results.parquet_append import RowGroupAppender
 
 #: The tables a chunk holds, each merged into NAME.parquet at the end.
 TABLES = ("runs", "rounds")
@@ -134,35 +134,30 @@ class SealedChunks:
 
         Only the chunks named (default: every finished one) are read, in id order, which the runner
         plans in (point, run) order: chunks written sorted and in that order are appended as they
-        are (append_row_groups); others are decoded and each sorted within itself; should the ids
+        are (RowGroupAppender); others are decoded and each sorted within itself; should the ids
         ever disagree with that order the whole table is sorted in memory instead. Overlapping
         chunks (duplicate runs) are an error.
         """
         ids = sorted(self.finished_chunks() if chunk_ids is None else chunk_ids)
-        counts = {}
-        for name in TABLES:
-            files = [self.chunk_file(name, cid) for cid in ids if self.chunk_file(name, cid).is_file()]
-            if not files:
-                continue
-            target = self.path / f"{name}.parquet"
-            rows = append_row_groups(files, KEYS[name], target)
-            if rows is None:
-                schema = pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="default")
-                keys = [(k, "ascending") for k in KEYS[name]]
-                rows = self._stream_merge(files, schema, keys, target, check=name == "runs")
-            counts[name] = rows
-        if not keep_chunks:
-            # Runs files first: a chunk whose runs file exists counts as whole, so a job killed
-            # while deleting must not leave one without its rounds file (a resume would skip it).
-            for pattern in ("runs-*.sha256", "runs-*.parquet", "*.sha256", "*.parquet", TEMPORARY):
-                for f in self.chunk_dir.glob(pattern):
-                    if is_chunk_file(f.name) or f.name.startswith("."):
-                        f.unlink()
-            try:
-                self.chunk_dir.rmdir()
-            except OSError:
-                pass
-        return counts
+        return self.start_merge(ids).finish(keep_chunks)
+
+    def start_merge(self, chunk_ids: list[int]) -> ChunkMerge:
+        """A merge of these chunks that appends each as soon as it and those before it are finished
+        (ChunkMerge.chunk_done), so that little is left to do when the last one is."""
+        return ChunkMerge(self, sorted(chunk_ids))
+
+    def drop_merged_chunks(self) -> None:
+        """Delete the chunk files once their tables are merged, and the chunks folder."""
+        # Runs files first: a chunk whose runs file exists counts as whole, so a job killed
+        # while deleting must not leave one without its rounds file (a resume would skip it).
+        for pattern in ("runs-*.sha256", "runs-*.parquet", "*.sha256", "*.parquet", TEMPORARY):
+            for f in self.chunk_dir.glob(pattern):
+                if is_chunk_file(f.name) or f.name.startswith("."):
+                    f.unlink()
+        try:
+            self.chunk_dir.rmdir()
+        except OSError:
+            pass
 
     def _stream_merge(self, files: list[Path], schema: pa.Schema, keys: list, target: Path, check: bool) -> int:
         tmp = temporary_sibling(target)
@@ -196,6 +191,62 @@ class SealedChunks:
             return table.num_rows
         os.replace(tmp, target)
         return rows
+
+
+class ChunkMerge:
+    """The merge of a job's chunks, table by table, done while the job runs: each chunk is appended to
+    the table's file (a hidden temporary until `finish`) as soon as it and every chunk before it in
+    id order are finished. The chunk files stay until `finish` has moved every table into place, so
+    an interrupted job keeps them for --resume (`abort` drops the temporaries)."""
+
+    def __init__(self, folder: SealedChunks, chunk_ids: list[int]):
+        self.folder, self.ids = folder, chunk_ids
+        self._next, self._ready = 0, set()
+        self._appenders = {name: RowGroupAppender(KEYS[name], folder.path / f"{name}.parquet") for name in TABLES}
+
+    def chunk_done(self, chunk_id: int) -> None:
+        """Chunk `chunk_id` is stored: append it, and any finished chunks after it, where the order allows."""
+        self._ready.add(chunk_id)
+        while self._next < len(self.ids) and self.ids[self._next] in self._ready:
+            cid = self.ids[self._next]
+            for name, appender in self._appenders.items():
+                path = self.folder.chunk_file(name, cid)
+                if not appender.declined and path.is_file():
+                    appender.add(path)
+            self._next += 1
+
+    def finish(self, keep_chunks: bool = False) -> dict[str, int]:
+        """Every chunk being stored: finish each table's file, then delete the chunks; return row counts."""
+        counts = {}
+        try:
+            for cid in self.ids[self._next:]:
+                self.chunk_done(cid)
+            for name, appender in self._appenders.items():
+                rows = appender.finish()
+                if rows is None:  # declined (or no chunk has this table): decode the chunks instead
+                    rows = self._decode_merge(name)
+                if rows is not None:
+                    counts[name] = rows
+        except BaseException:
+            self.abort()
+            raise
+        if not keep_chunks:
+            self.folder.drop_merged_chunks()
+        return counts
+
+    def abort(self) -> None:
+        """Drop the tables' temporaries; the chunks stay."""
+        for appender in self._appenders.values():
+            appender.abort()
+
+    def _decode_merge(self, name: str) -> int | None:
+        folder = self.folder
+        files = [folder.chunk_file(name, cid) for cid in self.ids if folder.chunk_file(name, cid).is_file()]
+        if not files:
+            return None
+        schema = pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="default")
+        keys = [(k, "ascending") for k in KEYS[name]]
+        return folder._stream_merge(files, schema, keys, folder.path / f"{name}.parquet", check=name == "runs")
 
 
 def _seal_path(target: Path) -> Path:

@@ -219,56 +219,110 @@ def _get_bool(struct: list, fid: int) -> bool | None:
     return next((t == 1 for f, t, _ in struct if f == fid), None)
 
 
-def append_row_groups(files: list[Path], keys: tuple[str, ...], target: Path) -> int | None:
-    """Write `target` as the files' row groups one after another, copied as they are; return its rows.
+class RowGroupAppender:
+    """`target` built from other Parquet files' row groups, one file at a time, their pages copied as they
+    are: `add` each file (in (point, run) order), then `finish`, or `abort` to write nothing.
 
-    None (and nothing written) unless every file has the first's schema, each row group says it is
-    sorted by `keys`, and the files follow each other in (point, run) order without overlapping.
+    A file is declined (add returns False, and the appender takes no more) unless it has the first
+    file's schema, each row group says it is sorted by `keys`, and its rows follow those before
+    without overlapping. The pages go to a hidden temporary file as each file is added, so that a
+    job's merge can run while its later chunks are still being simulated.
     """
-    footers, first, last, groups = [], None, None, []
-    for f in files:
+
+    def __init__(self, keys: tuple[str, ...], target: Path):
+        self.keys, self.target = keys, Path(target)
+        self._tmp = temporary_sibling(self.target)
+        self._out = None
+        self._first: list | None = None
+        self._last: tuple | None = None
+        self._groups: list[list] = []
+        self.declined = False
+
+    def add(self, path: Path) -> bool:
+        """Append the row groups of the file at `path`; False if it cannot be appended as it is."""
+        if self.declined:
+            return False
         try:
-            footer, end = _read_footer(f)
+            footer, end = _read_footer(path)
         except (ValueError, IndexError):
-            return None
-        if first is None:
-            first = footer
+            return self._decline()
+        first = self._first if self._first is not None else footer
         if any(_get(footer, fid) is not None for fid in _FILE_UNKNOWN) or any(
                 _get(footer, fid) != _get(first, fid) for fid in (2, 5, 7)):
-            return None
+            return self._decline()
+        groups, last = [], self._last
         for group in _get(footer, 4, (_STRUCT, []))[1]:
             if not _get(group, 3):
                 continue  # an empty row group: nothing to order, nothing to keep
-            span = _key_range(group, keys)
+            span = _key_range(group, self.keys)
             if span is None or (last is not None and span[0] <= last):
-                return None
+                return self._decline()
             last = span[1]
-            groups.append((len(footers), group))
-        footers.append(end)
-    tmp = temporary_sibling(target)
-    try:
-        with open(tmp, "wb", buffering=0) as out:
-            _write_all(out, _MAGIC)
-            starts = []
-            for f, end in zip(files, footers):
-                starts.append(out.tell())
-                with open(f, "rb", buffering=0) as src:
-                    _copy(src, out, len(_MAGIC), end - len(_MAGIC))
-            for ordinal, (k, group) in enumerate(groups):
-                _shift(group, starts[k] - len(_MAGIC))
+            groups.append(group)
+        if self._out is None:
+            self._out = open(self._tmp, "wb", buffering=0)
+            _write_all(self._out, _MAGIC)
+        start = self._out.tell()
+        with open(path, "rb", buffering=0) as src:
+            _copy(src, self._out, len(_MAGIC), end - len(_MAGIC))
+        for group in groups:
+            _shift(group, start - len(_MAGIC))
+        self._first, self._last = first, last
+        self._groups += groups
+        return True
+
+    def finish(self) -> int | None:
+        """Write the footer and move the file into place; return its rows (None, nothing written, if no
+        file was added)."""
+        if self._out is None or self.declined:
+            self.abort()
+            return None
+        try:
+            for ordinal, group in enumerate(self._groups):
                 _set(group, 7, ordinal)
-            footer = [list(field) for field in first]
-            _set(footer, 3, sum(_get(g, 3) for _, g in groups))
-            _set(footer, 4, (_STRUCT, [g for _, g in groups]))
+            footer = [list(field) for field in self._first]
+            rows = sum(_get(g, 3) for g in self._groups)
+            _set(footer, 3, rows)
+            _set(footer, 4, (_STRUCT, self._groups))
             data = bytearray()
             _encode(data, _STRUCT, footer)
-            _write_all(out, bytes(data) + len(data).to_bytes(4, "little") + _MAGIC)
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
+            _write_all(self._out, bytes(data) + len(data).to_bytes(4, "little") + _MAGIC)
+            os.fsync(self._out.fileno())
+            self._out.close()
+            self._out = None
+            os.replace(self._tmp, self.target)
+        except BaseException:
+            self.abort()
+            raise
+        return rows
+
+    def abort(self) -> None:
+        """Drop what was appended (the temporary file); the target is left as it was."""
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+        self._tmp.unlink(missing_ok=True)
+
+    def _decline(self) -> bool:
+        self.declined = True
+        self.abort()
+        return False
+
+
+def append_row_groups(files: list[Path], keys: tuple[str, ...], target: Path) -> int | None:
+    """Write `target` as the files' row groups one after another, copied as they are; return its rows.
+
+    None (and nothing written) if any file is declined (see RowGroupAppender).
+    """
+    appender = RowGroupAppender(keys, target)
+    try:
+        for f in files:
+            if not appender.add(f):
+                return None
+        return appender.finish()
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        appender.abort()
         raise
-    return sum(_get(g, 3) for _, g in groups)
 
 
 def _shift(group: list, by: int) -> None:
