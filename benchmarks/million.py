@@ -14,8 +14,9 @@ What it runs: `negsim run scenarios/alaska_2025.yaml --runs N --engine compiled 
     counted once: the target, under 1 GB), the sum of their RSS (shared pages once per process)
     and the largest single process;
   - the job's phases, read from its results folder while it runs: start-up (to the first chunk
-    file), simulating and writing chunks (to the merge's first file), the merge (to
-    rounds.parquet) and the summary (to the exit);
+    file), simulating and writing chunks (to the last chunk stored; the merge appends each chunk
+    meanwhile), the end of the merge (to rounds.parquet) and the summary (to the exit), with the
+    peak memory of each;
   - the phases of one chunk in one process (drawing and the kernels, the runs table, the rounds
     table, write_chunk: encoding, checksum and fsync), and the merge of those chunks;
   - the same job on the numpy engine at a smaller size (`--numpy-runs`, 0 skips it), and the
@@ -56,6 +57,7 @@ class TreeSampler(threading.Thread):
         self.marks: dict[str, float] = {}
         self.cpu: dict[int, float] = {}  # CPU seconds of each process, last seen
         self.phase_peak: dict[str, int] = {}  # peak PSS of the process tree in each phase
+        self.stored = 0  # chunks stored so far
         self.done = threading.Event()
 
     def run(self) -> None:
@@ -88,16 +90,19 @@ class TreeSampler(threading.Thread):
         chunks = self.out / "chunks"
         if "first chunk" not in self.marks and chunks.is_dir() and any(chunks.glob("runs-*.sha256")):
             self.marks["first chunk"] = now
-        if "merge starts" not in self.marks and self.out.is_dir() and (
-                any(self.out.glob(".*.parquet.*.tmp")) or (self.out / "runs.parquet").exists()):
-            self.marks["merge starts"] = now
+        # The merge runs alongside the chunks (each is appended once those before it are): what is
+        # left of it starts when the last chunk is stored, seen afterwards as the last new seal.
+        if "merged" not in self.marks and chunks.is_dir():
+            stored = sum(1 for _ in chunks.glob("runs-*.sha256"))
+            if stored > self.stored:
+                self.stored, self.marks["merge starts"] = stored, now
         if "merged" not in self.marks and (self.out / "rounds.parquet").exists():
             self.marks["merged"] = now
 
 
     def phase(self) -> str:
         """The job's phase now (the names of run_job's phases)."""
-        for name, mark in (("summary", "merged"), ("merge", "merge starts"), ("simulate + write chunks", "first chunk")):
+        for name, mark in (("summary", "merged"), ("simulate + write chunks", "first chunk")):
             if mark in self.marks:
                 return name
         return "start-up"
@@ -145,7 +150,7 @@ def run_job(runs: int, engine: str, workers: int, tmp: Path) -> dict:
     marks = sampler.marks
     phases, last = {}, 0.0
     for name, mark in (("start-up", "first chunk"), ("simulate + write chunks", "merge starts"),
-                       ("merge", "merged"), ("summary", None)):
+                       ("end of the merge", "merged"), ("summary", None)):
         end = marks.get(mark, wall) if mark else wall
         if mark is None or mark in marks:
             phases[name] = max(0.0, end - last)
