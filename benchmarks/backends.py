@@ -11,6 +11,9 @@ Sections:
             (the process pool for the numpy engine, threads for the compiled one), `--dask local`
             and, for scale, one worker; wall time of the whole command (start-up, cluster, merge
             included), medians of --repeat taken in turn. Target (issue 16): Dask within 10% of the pool.
+  engines   the issue's own comparison, "today's engine" being BASELINE's tree: `negsim run` of the Alaska
+            scenario on one worker, mediated and alternating, BASELINE against this tree (its default
+            engine), runs per second of the whole command. Targets: mediated >= 8x, alternating >= 20x.
   alaska    `negsim run scenarios/alaska_2025.yaml --runs 4000 --seed 2025 --plot` (what `./dev.sh
             alaska` runs) from this tree against the same command from BASELINE's tree (extracted with
             `git archive`, run on this .venv). Target: at least 1.5x faster.
@@ -32,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ALASKA = ROOT / "scenarios" / "alaska_2025.yaml"
 
 from table import report  # noqa: E402 - benchmarks/ is on the path as the script's own folder
+
 #: main just before the compiled engine's first commit: "today" in issue 16.
 BASELINE = "bd20bcf"
 #: Runs `sim.cli` from whichever tree is first on PYTHONPATH (the installed `negsim` script is this tree's).
@@ -99,11 +103,33 @@ def bench_alaska(repeat: int, runs: int) -> list[dict]:
              "unit": "x", "detail": "target >= 1.5"}]
 
 
+def bench_engines(repeat: int, sizes: dict[str, dict[str, int]]) -> list[dict]:
+    """One worker, each protocol: BASELINE's tree against this one, end to end (start-up included)."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        baseline = _baseline_tree(Path(tmp))
+        for protocol, runs in sizes.items():
+            def cmd(n: int) -> list[str]:
+                return NEGSIM + ["run", str(ALASKA), "--runs", str(n), "--seed", "7", "--workers", "1",
+                                 "--set", f"protocol.kind={protocol}"]
+
+            seconds = _medians({"now": (cmd(runs["now"]), ROOT), "baseline": (cmd(runs["baseline"]), baseline)}, repeat)
+            rate = {k: runs[k] / s for k, s in seconds.items()}
+            for k, label in (("baseline", f"{BASELINE} (before issue 16)"), ("now", "this tree")):
+                rows.append({"benchmark": f"{protocol}, 1 worker: {label}", "value": rate[k], "unit": "runs/s",
+                             "detail": f"{runs[k]:,} runs, {seconds[k]:.1f} s end to end, median of {repeat}"})
+            target = {"mediated": 8, "alternating": 20}[protocol]
+            rows.append({"benchmark": f"{protocol}, 1 worker: now / baseline", "value": rate["now"] / rate["baseline"],
+                         "unit": "x", "detail": f"target >= {target}x; start-up included"})
+    return rows
+
+
 def main() -> int:
     """Run the chosen sections and print one table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: check the command, not the speed")
-    parser.add_argument("--only", nargs="+", choices=("backends", "alaska"), default=("backends", "alaska"))
+    parser.add_argument("--only", nargs="+", choices=("backends", "engines", "alaska"),
+                        default=("backends", "engines", "alaska"))
     parser.add_argument("--repeat", type=int, default=None, help="timings per figure (median)")
     parser.add_argument("--runs", type=int, default=None, help="runs of the backends job (default 40,000)")
     parser.add_argument("--json", type=Path, help="also write the rows to this JSON file")
@@ -116,6 +142,10 @@ def main() -> int:
 
         for engine in ("numpy", "compiled") if numba_available() else ("numpy",):
             rows += bench_backends(runs, repeat, engine)
+    if "engines" in args.only:
+        sizes = ({"mediated": {"baseline": 100, "now": 400}, "alternating": {"baseline": 20, "now": 100}} if args.smoke
+                 else {"mediated": {"baseline": 20_000, "now": 100_000}, "alternating": {"baseline": 4_000, "now": 40_000}})
+        rows += bench_engines(repeat, sizes)
     if "alaska" in args.only:
         rows += bench_alaska(repeat, 200 if args.smoke else 4000)
     report(rows, args.json)
