@@ -38,6 +38,39 @@ def esum(x, n):
 
 
 @jit
+def uix(i):
+    """An index as numba reads it fastest: unsigned, so without the test for a negative index (one
+    counting from the end), which costs a kernel's short inner loops up to a third of their time."""
+    return np.uint64(i)
+
+
+@jit
+def esum_short(x, n):
+    """esum written out (the same additions in the same order), faster for a kernel's short sums."""
+    l0 = 0.0
+    l1 = 0.0
+    i = 0
+    while n - i >= 8:
+        l0 = x[uix(i + 6)] + l0
+        l1 = x[uix(i + 7)] + l1
+        l0 = x[uix(i + 4)] + l0
+        l1 = x[uix(i + 5)] + l1
+        l0 = x[uix(i + 2)] + l0
+        l1 = x[uix(i + 3)] + l1
+        l0 = x[uix(i)] + l0
+        l1 = x[uix(i + 1)] + l1
+        i += 8
+    while n - i >= 2:
+        l0 = x[uix(i)] + l0
+        l1 = x[uix(i + 1)] + l1
+        i += 2
+    if i < n:
+        l0 = x[uix(i)] + l0
+        l1 = 0.0 + l1
+    return l0 + l1
+
+
+@jit
 def npsum(x, n):
     """sum(x[:n]) in ndarray.sum's order (numpy's pairwise summation, up to 128 terms)."""
     if n < 8:
