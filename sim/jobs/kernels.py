@@ -63,7 +63,8 @@ def build(scenario: Path = DEFAULT_SCENARIO) -> float:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / BUILT_MARK).write_text(f"built in {time.perf_counter() - start:.0f} s from {scenario}\n")
     os.utime(folder)  # the newest version folder, whether its kernels were compiled now or only loaded
-    prune_other_versions(folder)
+    if not os.environ.get("NUMBA_CACHE_DIR"):  # a folder of the user's choosing has no siblings of ours
+        prune_other_versions(folder)
     return time.perf_counter() - start
 
 
