@@ -31,7 +31,7 @@ from sim.model.status import ACTIVE, SUSPENDED
 #: What proposer p believes in one run, and the work space of its search (see sim.model.kernel.maximin).
 Beliefs = namedtuple("Beliefs", "p values weights deltas c_values c_weights c_deltas involved goal_mask goal_coef "
                      "goal_offset floor_mask floor_coef floor_offset margins lam kap u gtab ftab best trial issues "
-                     "judged moved products prefix last keep")
+                     "moved products prefix last keep win_lo win_hi open_issues")
 
 
 @jit
@@ -60,7 +60,8 @@ def offer(g, s, y, w, r, k, p, deal):
     x = Beliefs(p, s.values[r], s.weights[r], s.deltas[r], y.c_values, y.c_weights, y.c_deltas, w.involved[:n],
                 w.goal_mask[:n], w.goal_coef[:n], w.goal_offset[:n], w.floor_mask[:n], w.floor_coef[:n],
                 w.floor_offset[:n], w.margins[:n], w.lam[:n], w.kap[:n], w.u[:n], w.gtab, w.ftab, w.best, w.trial,
-                w.issues, w.judged, w.moved[:n], w.products[:n], w.prefix[:n], w.last[:n], w.keep)
+                w.issues, w.moved[:n], w.products[:n], w.prefix[:n], w.last[:n], w.keep,
+                w.win_lo, w.win_hi, w.open_issues)
     ideal = w.ideal
     for i in range(len(g.offsets)):
         ideal[i] = g.defaults[i]

@@ -3,7 +3,9 @@
 An offer maximises the smallest margin it leaves the other parties (the goal) subject to the
 proposer's own margin (the floor); see maximin_deal for the method. Here one run at a time,
 with the same arithmetic: its einsums as sequential sums over the involved actors, its sums
-over actors in numpy's order, its argmaxes taking the first of equal scores.
+over actors in numpy's order, its argmaxes taking the first of equal scores. Work whose result
+is known is skipped (issues settled in the bisection, deals judged before, the others' utilities
+of a deal below the floor, sweeps past the last move), never changing a result.
 
 Who believes what: the proposer `p` knows its own preferences in the run (the run's rows),
 and the scenario's point estimates of everyone else's (`c` rows); `beliefs` picks the rows.
@@ -14,13 +16,16 @@ from __future__ import annotations
 import numpy as np
 
 from sim.model.kernel import jit, part
-from sim.model.kernel.numeric import clip, copy1, deal_utility, npsum
+from sim.model.kernel.numeric import clip, copy1, deal_utility, npsum, uix
 
 TOL = 1e-12
 BISECTION_STEPS = 20
 WEIGHT_ROUNDS = 3
 ETA = 8.0
 SWEEPS = 3
+#: The lead (relative to the scores' size) that settles an issue in the bisection (see _settled):
+#: rounding moves a score by ~1e-16.
+SETTLE = 1e-9
 
 
 @jit
@@ -77,7 +82,7 @@ def _key(x, u):
     return -10.0 + h_min
 
 
-@part
+@jit
 def _evaluate(g, x, deal, u):
     """u[j]: utility of `deal` for each involved actor j."""
     for j in range(len(x.involved)):
@@ -133,24 +138,39 @@ def _prepare(g, x, deal):
 
 
 @jit
-def _edited(g, x, deal, i, c, u):
-    """u[j]: utility for each involved actor of `deal` with issue i set to option c, from _prepare's
-    sums: only the edited term and the rest of its lane are added again, in esum's order, which
-    gives esum's own result. An actor owning a term that issue i conditions is evaluated in full."""
+def _edited(g, x, deal, i, c, j):
+    """Involved actor j's utility of `deal` with issue i set to option c, from _prepare's sums:
+    only the edited term and the rest of its lane are added again, in esum's order, which gives
+    esum's own result. An actor owning a term that issue i conditions is evaluated in full."""
+    a = x.involved[uix(j)]
+    if g.owns[uix(a), uix(i)]:
+        copy1(x.trial, deal)
+        x.trial[i] = c
+        return utility_of(g, x, a, x.trial, x.issues)
+    weights = x.weights if a == x.p else x.c_weights
+    lane, pos = g.lane_of[uix(i)], g.lane_pos[uix(i)]
+    acc = x.moved[uix(j), uix(g.offsets[uix(i)] + c)] * weights[uix(a), uix(i)] + x.prefix[uix(j), uix(lane), uix(pos)]
+    for q in range(pos + 1, g.lanes.shape[1]):
+        e = g.lanes[uix(lane), uix(q)]
+        acc = (x.products[uix(j), uix(e)] if e >= 0 else 0.0) + acc
+    return acc + x.last[uix(j), uix(1 - lane)]
+
+
+@jit
+def _edited_key(g, x, deal, i, c, u):
+    """_key of `deal` with issue i set to option c. The floor's actors come first: a deal below the
+    floor ranks by the floor's margin alone, and then the others' utilities are not needed."""
     for j in range(len(x.involved)):
-        a = x.involved[j]
-        if g.owns[a, i]:
-            copy1(x.trial, deal)
-            x.trial[i] = c
-            u[j] = utility_of(g, x, a, x.trial, x.issues)
-            continue
-        weights = x.weights if a == x.p else x.c_weights
-        lane, pos = g.lane_of[i], g.lane_pos[i]
-        acc = x.moved[j, g.offsets[i] + c] * weights[a, i] + x.prefix[j, lane, pos]
-        for q in range(pos + 1, g.lanes.shape[1]):
-            e = g.lanes[lane, q]
-            acc = (x.products[j, e] if e >= 0 else 0.0) + acc
-        u[j] = acc + x.last[j, 1 - lane]
+        if x.floor_mask[j]:
+            u[j] = _edited(g, x, deal, i, c, j)
+    h_min = _lowest(x.floor_mask, x.floor_coef, x.floor_offset, u)
+    if not h_min >= -TOL:
+        return -10.0 + h_min
+    for j in range(len(x.involved)):
+        if not x.floor_mask[j]:
+            u[j] = _edited(g, x, deal, i, c, j)
+    g_min, g_mean = _margins(x.goal_mask, x.goal_coef, x.goal_offset, u, x.margins)
+    return g_min + 1e-3 * g_mean
 
 
 @jit
@@ -167,47 +187,169 @@ def _normalise(weights, mask):
 @jit
 def _undominated(g, gtab, ftab, keep):
     """keep[o]: no option of o's issue before it scores at least as high in both tables. Such an
-    option o never wins _argmax_deal: for every mix in [0, 1] its score is, rounding being
+    option o never wins _argmax_issue: for every mix in [0, 1] its score is, rounding being
     monotone, at most that of the earlier one, which also wins a tie."""
     for i in range(len(g.offsets)):
-        start = g.offsets[i]
-        for o in range(start, start + g.n_options[i]):
-            keep[o] = True
+        start = g.offsets[uix(i)]
+        for o in range(start, start + g.n_options[uix(i)]):
+            keep[uix(o)] = True
             for q in range(start, o):
-                if gtab[q] >= gtab[o] and ftab[q] >= ftab[o]:
-                    keep[o] = False
+                if gtab[uix(q)] >= gtab[uix(o)] and ftab[uix(q)] >= ftab[uix(o)]:
+                    keep[uix(o)] = False
                     break
 
 
 @jit
-def _argmax_deal(g, gtab, ftab, keep, mix, deal):
-    """Issue by issue, the option with the highest (1 - mix) * gtab + mix * ftab (the first of equal
-    ones), among the options `keep` leaves (see _undominated)."""
-    for i in range(len(g.offsets)):
-        start = g.offsets[i]
-        best = 0
-        top = (1.0 - mix) * gtab[start] + mix * ftab[start]
-        for o in range(1, g.n_options[i]):
-            if keep[start + o]:
-                v = (1.0 - mix) * gtab[start + o] + mix * ftab[start + o]
-                if v > top:
-                    best, top = o, v
-        deal[i] = best
+def _argmax_issue(g, gtab, ftab, keep, mix, i):
+    """maximin_deal's _argmax_deal on issue i alone: the option with the highest (1 - mix) * gtab
+    + mix * ftab (the first of equal ones), among the options `keep` leaves (see _undominated)."""
+    start = g.offsets[uix(i)]
+    best = 0
+    top = (1.0 - mix) * gtab[uix(start)] + mix * ftab[uix(start)]
+    for o in range(1, g.n_options[uix(i)]):
+        f = uix(start + o)
+        if keep[f]:
+            v = (1.0 - mix) * gtab[f] + mix * ftab[f]
+            if v > top:
+                best, top = o, v
+    return best
 
 
 @jit
-def _table_row(g, x, j, o):
-    """_tables: involved actor j's weighted value of flat option o, interactions left out."""
-    a = x.involved[j]
-    if a == x.p:
-        return x.weights[a, g.issue_of[o]] * x.values[a, o]
-    return x.c_weights[a, g.issue_of[o]] * x.c_values[a, o]
+def _settled(g, gtab, ftab, keep, i, o, lo, hi):
+    """Whether option o of issue i wins _argmax_issue at every mix in [lo, hi]: it beats every other
+    kept option at both ends by far more than rounding can move a score (a score is linear in the
+    mix, so the lead holds in between, and the computed scores keep the exact order)."""
+    start = g.offsets[uix(i)]
+    go, fo = gtab[uix(start + o)], ftab[uix(start + o)]
+    for q in range(g.n_options[uix(i)]):
+        f = uix(start + q)
+        if q != o and keep[f]:
+            gq, fq = gtab[f], ftab[f]
+            dg, df = go - gq, fo - fq
+            tol = SETTLE * (1.0 + abs(go) + abs(fo) + abs(gq) + abs(fq))
+            # Written so that a nan settles nothing.
+            if not ((1.0 - lo) * dg + lo * df >= tol and (1.0 - hi) * dg + hi * df >= tol):
+                return False
+    return True
+
+
+@jit
+def _bisect(g, x, deal):
+    """maximin_deal's bisection on the trade-off for the current tables: `deal` gets the argmax deal
+    at the final `hi`. An issue whose option wins at both ends of the shrinking interval with a
+    clear lead (_settled) keeps it for every later mid, so only the other (open) issues are
+    recomputed; a deal equal to the one at lo (which failed the floor) or at hi (which cleared it)
+    is not judged again. The deals, the verdicts and so the interval are those of the full argmax."""
+    gtab, ftab, keep = x.gtab, x.ftab, x.keep
+    at_lo, at_hi, open_ = x.win_lo, x.win_hi, x.open_issues
+    lo, hi = 0.0, 1.0 - 1e-9
+    n_open = 0
+    for i in range(len(g.offsets)):
+        a, b = _argmax_issue(g, gtab, ftab, keep, lo, i), _argmax_issue(g, gtab, ftab, keep, hi, i)
+        at_lo[i], at_hi[i], deal[i] = a, b, b
+        if not (a == b and _settled(g, gtab, ftab, keep, i, b, lo, hi)):
+            open_[n_open] = i
+            n_open += 1
+    lo_judged, hi_judged = False, False  # the deals at the ends as judged (not the starting ones)
+    for _ in range(BISECTION_STEPS):
+        if n_open == 0:
+            break  # every later deal is this one: the verdict and so the interval no longer change
+        mid = 0.5 * (lo + hi)
+        as_lo, as_hi = lo_judged, hi_judged
+        for t in range(n_open):
+            f = uix(open_[uix(t)])
+            c = _argmax_issue(g, gtab, ftab, keep, mid, f)
+            deal[f] = c
+            as_lo = as_lo and c == at_lo[f]
+            as_hi = as_hi and c == at_hi[f]
+        ok = as_hi or (not as_lo and _floor_ok(g, x, deal))
+        if ok:
+            hi, hi_judged = mid, True
+        else:
+            lo, lo_judged = mid, True
+        still = 0
+        for t in range(n_open):
+            f = uix(open_[uix(t)])
+            if ok:
+                at_hi[f] = deal[f]
+            else:
+                at_lo[f] = deal[f]
+            if not (at_lo[f] == at_hi[f] and _settled(g, gtab, ftab, keep, f, at_hi[f], lo, hi)):
+                open_[uix(still)] = f
+                still += 1
+        n_open = still
+    for t in range(n_open):
+        deal[open_[t]] = at_hi[open_[t]]
+
+
+@jit
+def _table_rows(g, x):
+    """x.moved[j, o]: involved actor j's weighted value of flat option o, interactions left out
+    (the tables' terms, the same in every round of weights)."""
+    for j in range(len(x.involved)):
+        a = x.involved[j]
+        own = a == x.p
+        weights = x.weights if own else x.c_weights
+        values = x.values if own else x.c_values
+        for o in range(len(g.issue_of)):
+            x.moved[j, o] = weights[a, g.issue_of[o]] * values[a, o]
+
+
+@jit
+def _tables(g, x):
+    """x.gtab and x.ftab: the goal's and the floor's tables for the current weights (x.lam, x.kap),
+    summed over the involved actors in maximin_deal's einsum order; x.keep their undominated options."""
+    for o in range(len(g.issue_of)):
+        x.gtab[o], x.ftab[o] = 0.0, 0.0
+    for j in range(len(x.involved)):
+        gc, fc = x.lam[j] * x.goal_coef[j], x.kap[j] * x.floor_coef[j]
+        for o in range(len(g.issue_of)):
+            x.gtab[o] = x.gtab[o] + gc * x.moved[j, o]
+            x.ftab[o] = x.ftab[o] + fc * x.moved[j, o]
+    _undominated(g, x.gtab, x.ftab, x.keep)
+
+
+@jit
+def _sweeps(g, x, deal, u):
+    """maximin_deal's coordinate ascent from `deal`, in place (u: work space)."""
+    n_issues = len(g.offsets)
+    prepared = False
+    # A move at issue m leaves m coordinate-optimal; once every other issue has been tried since
+    # without a move, the rest of the sweeps would move nothing: `quiet` counts those tries.
+    moves, quiet = 0, 0
+    for _ in range(SWEEPS):
+        moved = False
+        for i in range(n_issues):
+            if moves and quiet == n_issues - 1:
+                break
+            if not prepared:
+                _prepare(g, x, deal)
+                prepared = True
+            held = deal[i]
+            pick, top, current = 0, -np.inf, -np.inf
+            for c in range(g.n_options[i]):
+                k = _edited_key(g, x, deal, i, c, u)
+                if c == 0 or k > top:
+                    pick, top = c, k
+                if c == held:
+                    current = k
+            # Only strict gains move, so a sweep never cycles between equally good options.
+            if top > current + 1e-15:
+                deal[i] = pick
+                moved = True
+                prepared = False
+                moves, quiet = moves + 1, 0
+            else:
+                quiet += 1
+        if not moved or (moves and quiet == n_issues - 1):
+            break
 
 
 @part
 def maximin(g, x, fallback, deal):
     """maximin_deal for one run: `deal` (I,) gets the offer; returns whether it clears the floor."""
-    n_inv, n_flat = len(x.involved), len(g.issue_of)
+    n_inv = len(x.involved)
     lam, kap, u = x.lam, x.kap, x.u
     for j in range(n_inv):
         lam[j] = 1.0
@@ -219,6 +361,7 @@ def maximin(g, x, fallback, deal):
     rounds = WEIGHT_ROUNDS if goal_count > 1 or floor_count > 1 else 1
     best, trial = x.best, x.trial
     best_key = -np.inf
+    _table_rows(g, x)
     # The weights' rounds, then one that judges the fallback: one copy of the evaluation for both.
     for round_ in range(rounds + 1):
         candidate = fallback
@@ -226,35 +369,8 @@ def maximin(g, x, fallback, deal):
             # Normalised at the top of each round: the weights are not read after the last.
             _normalise(lam, x.goal_mask)
             _normalise(kap, x.floor_mask)
-            for o in range(n_flat):
-                gs, fs = 0.0, 0.0
-                for j in range(n_inv):
-                    t = _table_row(g, x, j, o)
-                    gs = gs + lam[j] * x.goal_coef[j] * t
-                    fs = fs + kap[j] * x.floor_coef[j] * t
-                x.gtab[o], x.ftab[o] = gs, fs
-            _undominated(g, x.gtab, x.ftab, x.keep)
-            lo, hi = 0.0, 1.0 - 1e-9
-            judged = False  # whether x.judged holds the last deal judged, with verdict `ok`
-            ok = False
-            for step in range(BISECTION_STEPS + 1):  # the last step picks the deal at `hi`: one copy of the argmax
-                last = step == BISECTION_STEPS
-                mid = hi if last else 0.5 * (lo + hi)
-                _argmax_deal(g, x.gtab, x.ftab, x.keep, mid, trial)
-                if last:
-                    break
-                same = judged
-                for i in range(len(trial)):
-                    if same and trial[i] != x.judged[i]:
-                        same = False
-                if not same:  # the same deal gets the same verdict: judge each new one once
-                    ok = _floor_ok(g, x, trial)
-                    copy1(x.judged, trial)
-                    judged = True
-                if ok:
-                    hi = mid
-                else:
-                    lo = mid
+            _tables(g, x)
+            _bisect(g, x, trial)
             candidate = trial
         _evaluate(g, x, candidate, u)
         k = _key(x, u)
@@ -268,28 +384,6 @@ def maximin(g, x, fallback, deal):
                 lam[j] = lam[j] * np.exp(-ETA * gm)
                 kap[j] = kap[j] * np.exp(-ETA * fm)
     copy1(deal, best)
-    prepared = False
-    for _ in range(SWEEPS):
-        moved = False
-        for i in range(len(g.offsets)):
-            if not prepared:
-                _prepare(g, x, deal)
-                prepared = True
-            held = deal[i]
-            pick, top, current = 0, -np.inf, -np.inf
-            for c in range(g.n_options[i]):
-                _edited(g, x, deal, i, c, u)
-                k = _key(x, u)
-                if c == 0 or k > top:
-                    pick, top = c, k
-                if c == held:
-                    current = k
-            # Only strict gains move, so a sweep never cycles between equally good options.
-            if top > current + 1e-15:
-                deal[i] = pick
-                moved = True
-                prepared = False
-        if not moved:
-            break
+    _sweeps(g, x, deal, u)
     _evaluate(g, x, deal, u)
     return _lowest(x.floor_mask, x.floor_coef, x.floor_offset, u) >= -TOL

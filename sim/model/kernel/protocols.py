@@ -127,7 +127,7 @@ AlternatingArrays = namedtuple("AlternatingArrays", "order party_mask scales c_v
                                "planned plan_aspiration plan_deal plan_agree seen seen_before last_from has_last played")
 AlternatingWork = namedtuple("AlternatingWork", "utility issues flags state war involved goal_mask goal_coef goal_offset "
                              "floor_mask floor_coef floor_offset margins lam kap u gtab ftab best trial ideal "
-                             "judged moved products prefix last keep todo")
+                             "moved products prefix last keep todo win_lo win_hi open_issues")
 
 
 def _alternating(model):
@@ -165,9 +165,10 @@ def _alternating(model):
                         np.zeros(n_actors, np.int64), np.zeros(n_actors, bool), a_float(), a_float(),
                         np.zeros(n_actors, bool), a_float(), a_float(), a_float(), a_float(), a_float(), a_float(),
                         np.zeros(n_flat), np.zeros(n_flat), np.zeros(n_issues, np.int64), np.zeros(n_issues, np.int64),
-                        np.zeros(n_issues, np.int64), np.zeros(n_issues, np.int64), np.zeros((n_actors, n_flat)),
+                        np.zeros(n_issues, np.int64), np.zeros((n_actors, n_flat)),
                         np.zeros((n_actors, n_issues)), np.zeros((n_actors, 2, einsum_lanes(n_issues)[0].shape[1])),
-                        np.zeros((n_actors, 2)), np.zeros(n_flat, bool), np.zeros(runs, np.int64))
+                        np.zeros((n_actors, 2)), np.zeros(n_flat, bool), np.zeros(runs, np.int64),
+                        np.zeros(n_issues, np.int64), np.zeros(n_issues, np.int64), np.zeros(n_issues, np.int64))
 
     def call(mode, runs, k0, k1, max_rounds, g, s, wr, b):
         out = play_alternating(mode, runs, k0, k1, max_rounds, g, s, wr, y, b, w, 0)
