@@ -101,12 +101,25 @@ def test_a_real_two_process_dask_cluster_gives_the_same_tables(tmp_path, referen
     pytest.importorskip("distributed")
     start = time.monotonic()
     out = tmp_path / "dask"
+    # The numpy engine's local cluster is worker processes (the compiled engine's, threads of this one).
     result = negsim("sweep", TINY, "--grid", GRID, "--runs", RUNS, "--seed", 2025, "--rounds", "--chunk", 5,
-                    "--dask", "local", "--workers", 2, "--out", out)
+                    "--dask", "local", "--workers", 2, "--engine", "numpy", "--out", out)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert_same_tables(out, reference)
     assert time.monotonic() - start < 60
+
+
+def test_a_local_dask_cluster_for_the_compiled_engine_is_threads_of_this_process():
+    pytest.importorskip("distributed")
+    import os
+
+    from sim.jobs.executors import ExecutorSpec
+
+    with ExecutorSpec(2, "local", threads=True).open() as executor:
+        assert {executor.submit(os.getpid).result() for _ in range(4)} == {os.getpid()}
+    with ExecutorSpec(2, "local", threads=False).open() as executor:
+        assert os.getpid() not in {executor.submit(os.getpid).result() for _ in range(4)}
 
 
 # --- properties: chunked equals unchunked -------------------------------------------------------

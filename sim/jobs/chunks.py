@@ -193,9 +193,10 @@ def execute(tasks: list[Task], folder: ResultsFolder, where: ExecutorSpec = LOCA
 
     done = folder.finished_chunks()
     todo = [t for t in tasks if t.chunk_id not in done]
-    # Local workers share the disk: each writes its own chunk (atomically), which keeps the
-    # parent's core free; Dask workers may be elsewhere, so they send their tables back.
-    local = where.dask is None and (executor is _OPEN or isinstance(executor, (ProcessPoolExecutor, ThreadPoolExecutor)))
+    # Local workers (a local Dask cluster's too) share the disk: each writes its own chunk (atomically),
+    # which keeps the parent's core free and sends no tables around; a remote cluster's send them back.
+    local = where.dask == "local" or (where.dask is None and (
+        executor is _OPEN or isinstance(executor, (ProcessPoolExecutor, ThreadPoolExecutor))))
     work = partial(_work_and_write, folder=str(folder.path), job_id=folder.job_id) if local else None
 
     def keep(task: Task, tables) -> None:

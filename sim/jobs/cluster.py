@@ -3,7 +3,8 @@
 Dask is an optional extra (`pip install 'negsim[dask]'`): it is imported only when a job asks
 for it, and its absence is a plain error message, not a traceback. Two forms:
 
-    --dask local               start a LocalCluster here: worker processes, 1 thread each
+    --dask local               start a LocalCluster here: worker processes, 1 thread each (the
+                               compiled engine: one worker of threads in this process, see below)
     --dask tcp://host:8786     use a running cluster (`dask scheduler`, `dask worker tcp://host:8786`)
 
 Workers of a remote cluster need negsim installed (the same version) to unpickle the work.
@@ -65,13 +66,22 @@ TRIM_NOTE = ("note: the workers at {address} run with MALLOC_TRIM_THRESHOLD_={va
              "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_: null")
 
 
+#: Dask's housekeeping that a local cluster can do without (it shows no dashboard): the statistical profiler
+#: samples each server's stacks 100 times a second, taking the GIL from the model (about 8% more CPU per
+#: chunk with the numpy engine, measured), and the event-loop tick and system monitor wake every server
+#: 50 and 2 times a second. A remote cluster keeps its operator's settings.
+LOCAL_QUIET = {"distributed.worker.profile.enabled": False, "distributed.admin.tick.interval": "1s",
+               "distributed.admin.system-monitor.interval": "2s"}
+
+
 @contextmanager
-def dask_executor(address: str, workers: int | None = None, processes: bool = True) -> Iterator[Executor]:
+def dask_executor(address: str, workers: int | None = None, processes: bool = True,
+                  threads: bool = False) -> Iterator[Executor]:
     """A concurrent.futures executor on a Dask cluster: `local` starts one, an address joins one.
 
-    `workers` is the number of local worker processes (default: all cores); it is ignored for a
-    remote cluster, whose size its operator chose. `processes=False` runs local workers as
-    threads of this process (for tests).
+    `workers` is the number of local workers (default: all cores); it is ignored for a remote
+    cluster, whose size its operator chose. `threads` makes them threads of one in-process worker
+    (the compiled engine, whose kernels release the GIL), as `processes=False` does (for tests).
     """
     distributed = _import_distributed()
     from sim import __version__
@@ -79,26 +89,18 @@ def dask_executor(address: str, workers: int | None = None, processes: bool = Tr
     cluster = None
     if address == "local":
         n = workers or os.cpu_count() or 1
-        # One thread per worker: the model is numpy-bound and holds the GIL between array calls.
         import dask
 
-        # Dask's nannies start workers with MALLOC_TRIM_THRESHOLD_=65536, which makes glibc hand
-        # every freed numpy temporary back to the kernel and fault it in again: measured about 2x
-        # slower than the process pool. None unsets it, so workers keep glibc's own threshold.
-        # Dask's nannies spawn each worker, which then imports distributed and negsim afresh (about
-        # 4 s per worker here); forked from a server that has imported both, a worker starts at once.
-        # Forked workers inherit this process's environment, not the nanny's MALLOC_TRIM setting.
-        from sim.jobs.executors import forkserver_context
-
-        if processes:
-            forkserver_context(["distributed", "sim.simulate"])
-        with warnings.catch_warnings(), _sigint_ignored_by_children(), \
-                dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
-                                 "distributed.worker.multiprocessing-method": "forkserver"}):
+        with warnings.catch_warnings(), dask.config.set(LOCAL_QUIET):
             # "port 8787 is in use, using another": harmless, and no dashboard is shown anyway.
             warnings.simplefilter("ignore")
-            cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=processes,
-                                               dashboard_address=None, silence_logs=logging.ERROR)
+            if threads or not processes:
+                # As the threads backend: no process to start (a second or two for each to import negsim
+                # and Dask), no kernels to load in each, no chunk's tables to send back (about 25 MB each).
+                cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=n, processes=False,
+                                                   dashboard_address=None, silence_logs=logging.ERROR)
+            else:
+                cluster = _local_processes(distributed, n)
         client = distributed.Client(cluster)
     else:
         security = _check(address, CHECK_TIMEOUT)
@@ -115,6 +117,26 @@ def dask_executor(address: str, workers: int | None = None, processes: bool = Tr
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _local_processes(distributed, n: int):
+    """A LocalCluster of `n` worker processes, 1 thread each (the numpy engine holds the GIL between array calls)."""
+    import dask
+
+    from sim.jobs.executors import forkserver_context
+
+    # Dask's nannies spawn each worker, which then imports distributed and negsim afresh (about
+    # 4 s per worker here); forked from a server that has imported both, a worker starts at once.
+    # Forked workers inherit this process's environment, not the nanny's MALLOC_TRIM setting.
+    forkserver_context(["distributed", "sim.simulate"])
+    # Dask's nannies start workers with MALLOC_TRIM_THRESHOLD_=65536, which makes glibc hand
+    # every freed numpy temporary back to the kernel and fault it in again: measured about 2x
+    # slower than the process pool. None unsets it, so workers keep glibc's own threshold.
+    with _sigint_ignored_by_children(), \
+            dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+                             "distributed.worker.multiprocessing-method": "forkserver"}):
+        return distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                                        silence_logs=logging.ERROR)
 
 
 def _check_workers(client, address: str, version: str) -> None:

@@ -28,8 +28,9 @@ class ExecutorSpec:
 
     workers: int | None = None
     dask: str | None = None
-    #: Local workers as threads of this process rather than processes (None: threads when the compiled
-    #: engine plays, whose kernels release the GIL: no worker start-up, no kernels loaded per process).
+    #: Local workers (a local Dask cluster's too) as threads of this process rather than processes (None:
+    #: threads when the compiled engine plays, whose kernels release the GIL: no worker start-up, no kernels
+    #: loaded per process).
     threads: bool | None = None
 
     @property
@@ -74,7 +75,7 @@ class ExecutorSpec:
 
     def open(self):
         """A context manager giving the executor (None: run serially in this process)."""
-        return open_executor(self.workers, self.dask, threads=self.dask is None and self.uses_threads)
+        return open_executor(self.workers, self.dask, threads=self.uses_threads)
 
 
 #: Run here or on all local cores, whichever the machine gives (the default everywhere).
@@ -129,12 +130,13 @@ def open_executor(workers: int | None, dask: str | None, threads: bool = False) 
 
     With `dask`, the address is checked first (sim.jobs.dask_address.check_dask_address: a few seconds at
     most, one-line UserError), so a caller that opens this before creating its results folder
-    leaves nothing behind. An empty `dask` is a bad address, not "no Dask".
+    leaves nothing behind. An empty `dask` is a bad address, not "no Dask". `threads`: local workers,
+    a local Dask cluster's included, are threads of this process.
     """
     if dask is not None:
         from sim.jobs.cluster import dask_executor
 
-        with dask_executor(dask, workers) as executor:
+        with dask_executor(dask, workers, threads=threads) as executor:
             yield executor
         return
     workers = workers or os.cpu_count() or 1
