@@ -53,14 +53,16 @@ def add_job_options(p: argparse.ArgumentParser, command: str) -> None:
     """Execution options shared by `run` and `sweep`."""
     add_engine_option(p)
     p.add_argument("--workers", type=positive_int, default=None,
-                   help="worker processes, or Dask workers with --dask local (default: all cores)")
+                   help="workers: threads with the compiled engine, processes with numpy; with --dask local, "
+                        "the local cluster's (default: all cores)")
     p.add_argument("--chunk", type=positive_int, default=None, help="runs per work unit (default: automatic)")
     p.add_argument("--yes", action="store_true",
                    help="start a job estimated to take more than a day (jobs too big for the memory or disk "
                         "are refused regardless)")
     p.add_argument("--dask", metavar="ADDRESS",
                    help="run on Dask (pip install 'negsim[dask]'): 'local' starts a LocalCluster of --workers "
-                        "processes; tcp://host:8786 joins a cluster started with `dask scheduler` and "
+                        "(threads of this process with the compiled engine, processes with numpy); "
+                        "tcp://host:8786 joins a cluster started with `dask scheduler` and "
                         "`dask worker tcp://host:8786`")
     p.add_argument("--resume", metavar="DIR",
                    help=f"continue an interrupted `negsim {command}` in DIR: finished chunks are kept, the "
