@@ -235,7 +235,10 @@ class RowGroupAppender:
         self._out = None
         self._first: list | None = None
         self._last: tuple | None = None
-        self._groups: list[list] = []
+        # Each appended row group, encoded at once: a job's merge holds thousands, and as decoded lists they
+        # would be objects for Python's cycle collector to walk after every chunk (it slowed a 1M-run job 2x).
+        self._groups: list[_Raw] = []
+        self._rows = 0
         self.declined = False
 
     def add(self, path: Path) -> bool:
@@ -267,8 +270,12 @@ class RowGroupAppender:
             _copy(src, self._out, len(_MAGIC), end - len(_MAGIC))
         for group in groups:
             _shift(group, start - len(_MAGIC))
+            _set(group, 7, len(self._groups))  # its ordinal in the merged file
+            data = bytearray()
+            _encode(data, _STRUCT, group)
+            self._groups.append(_Raw(data))
+            self._rows += _get(group, 3)
         self._first, self._last = first, last
-        self._groups += groups
         return True
 
     def finish(self) -> int | None:
@@ -278,10 +285,8 @@ class RowGroupAppender:
             self.abort()
             return None
         try:
-            for ordinal, group in enumerate(self._groups):
-                _set(group, 7, ordinal)
             footer = [list(field) for field in self._first]
-            rows = sum(_get(g, 3) for g in self._groups)
+            rows = self._rows
             _set(footer, 3, rows)
             _set(footer, 4, (_STRUCT, self._groups))
             data = bytearray()
