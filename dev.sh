@@ -84,14 +84,14 @@ build_kernels() {
   local build="if .venv/bin/python -m sim.jobs.kernels >.venv/kernels.log 2>&1; then echo $want > $stamp; fi"
   if [ "$how" = background ]; then
     if command -v setsid >/dev/null 2>&1 && command -v flock >/dev/null 2>&1; then
-      echo "dev.sh: compiling the compiled engine's kernels in the background (about 40 s, once);" \
+      echo "dev.sh: compiling the compiled engine's kernels in the background (about a minute, once);" \
            "until then negsim uses the numpy engine: the same runs, slower" >&2
       setsid flock -n .venv/.kernels.lock sh -c "$build" </dev/null >/dev/null 2>&1 &
     fi
     return 0
   fi
   local start=$SECONDS
-  echo "dev.sh: compiling the compiled engine's kernels (about 40 s, once per version)" >&2
+  echo "dev.sh: compiling the compiled engine's kernels (about a minute, once per version)" >&2
   if command -v flock >/dev/null 2>&1; then
     flock .venv/.kernels.lock sh -c "$build"
   else

@@ -1,6 +1,6 @@
 """Building the compiled engine's kernels before they are needed.
 
-numba compiles a kernel the first time it runs on a machine (about 40 s for all of them on 2 cores,
+numba compiles a kernel the first time it runs on a machine (about 70 s for all of them on 2 cores,
 one process per protocol) and keeps the machine code on disk, in a folder per version of the
 kernels' sources (see sim.model.kernel._cache_by_source). `build` plays a few runs of a scenario under every protocol
 that has kernels, one process per protocol, which compiles them (or loads them if they already
