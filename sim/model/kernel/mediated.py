@@ -13,7 +13,7 @@ from sim.model.kernel.numeric import (
     clip,
     consent_needed,
     copy1,
-    esum_short,
+    esum,
     fmax,
     npsum,
     surplus_score,
@@ -56,7 +56,7 @@ def _objective_score(util, reservation, lam, terms):
     n_actors = len(lam)
     for a in range(n_actors):
         terms[a] = surplus_score(util[a] - reservation[a]) * lam[a]
-    return esum_short(terms, n_actors)
+    return esum(terms, n_actors)
 
 
 @jit
@@ -108,7 +108,7 @@ def _utilities(g, s, r, deal, out, scratch):
                 scratch[i] = clip(scratch[i], 0.0, 1.0)
         for i in range(n_issues):
             scratch[i] = scratch[i] * weights[a, i]
-        out[a] = esum_short(scratch, n_issues)
+        out[a] = esum(scratch, n_issues)
 
 
 @jit
@@ -163,7 +163,7 @@ def _owner_edits(g, values, weights, deltas, text, products, edits, scratch, tou
                         i = touched[d]
                         scratch[i] = (_edited_value(g, values, deltas, a, g.offsets[i] + text[i], text, j, c)
                                       * weights[a, i])
-                    edits[g.offsets[j] + c, a] = esum_short(scratch, n_issues)
+                    edits[g.offsets[j] + c, a] = esum(scratch, n_issues)
 
 
 @jit
@@ -179,9 +179,9 @@ def _edit_score(g, w, values, weights, cond, i, c, reservation, lam):
         else:
             copy1(w.issues, w.current[a])
             w.issues[i] = _row(w, values, a)[c] * weights[a, i]
-            u = esum_short(w.issues, len(w.issues))
+            u = esum(w.issues, len(w.issues))
         w.actors[a] = surplus_score(u - reservation[a]) * lam[a]
-    return esum_short(w.actors, len(lam))
+    return esum(w.actors, len(lam))
 
 
 @jit
@@ -284,7 +284,7 @@ def rewrite(m, g, s, w, runs, n):
                 for i in range(n_issues):
                     w.cur[a, i] = row[uix(g.offsets[i] + text[i])]
                     products[a, i] = w.cur[a, i] * weights[a, i]
-                w.base[a] = esum_short(products[a], n_issues)
+                w.base[a] = esum(products[a], n_issues)
             _owner_edits(g, values, weights, deltas, text, products, w.edits, w.issues, w.deal)
             here = 0.0
             for a in range(n_actors):
@@ -293,7 +293,7 @@ def rewrite(m, g, s, w, runs, n):
                 w.actors[a] = surplus_score(surplus) * lam[a]
                 here = here + w.actors[a]
             ruled_out = _ruled_out(m, g, text)
-            current = esum_short(w.actors, n_actors) - RULED_OUT_COST * ruled_out
+            current = esum(w.actors, n_actors) - RULED_OUT_COST * ruled_out
             _bounds(g, w, values, weights, here)
             jacobi = w.jacobi
             best, best_score = -1, -np.inf

@@ -20,24 +20,6 @@ LOG_FLOOR = float(np.log(0.01))
 
 
 @jit
-def esum(x, n):
-    """sum(x[:n]) in np.einsum's order for a contiguous sum of products."""
-    l0 = 0.0
-    l1 = 0.0
-    i = 0
-    while n - i >= 8:
-        for j in (6, 4, 2, 0):
-            l0 = x[i + j] + l0
-            l1 = x[i + j + 1] + l1
-        i += 8
-    while i < n:
-        l0 = x[i] + l0
-        l1 = (x[i + 1] if i + 1 < n else 0.0) + l1
-        i += 2
-    return l0 + l1
-
-
-@jit
 def uix(i):
     """An index as numba reads it fastest: unsigned, so without the test for a negative index (one
     counting from the end), which costs a kernel's short inner loops up to a third of their time."""
@@ -45,8 +27,9 @@ def uix(i):
 
 
 @jit
-def esum_short(x, n):
-    """esum written out (the same additions in the same order), faster for a kernel's short sums."""
+def esum(x, n):
+    """sum(x[:n]) in np.einsum's order for a contiguous sum of products (written out, with unsigned
+    indices: the sums are short and sit in the kernels' inner loops)."""
     l0 = 0.0
     l1 = 0.0
     i = 0
