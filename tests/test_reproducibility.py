@@ -122,6 +122,23 @@ def test_a_local_dask_cluster_for_the_compiled_engine_is_threads_of_this_process
         assert os.getpid() not in {executor.submit(os.getpid).result() for _ in range(4)}
 
 
+def test_worker_threads_take_short_turns_at_the_gil_and_the_interval_comes_back():
+    import sys
+
+    from sim.jobs.executors import THREAD_SWITCH_INTERVAL, ExecutorSpec
+
+    before = sys.getswitchinterval()
+    assert before > THREAD_SWITCH_INTERVAL  # Python's default, 5 ms
+    with ExecutorSpec(2, threads=True).open() as executor:
+        assert executor.submit(sys.getswitchinterval).result() == THREAD_SWITCH_INTERVAL
+    assert sys.getswitchinterval() == before
+    with ExecutorSpec(2, threads=False).open() as executor:  # worker processes: nothing to share
+        assert sys.getswitchinterval() == before
+    with pytest.raises(RuntimeError), ExecutorSpec(2, threads=True).open():
+        raise RuntimeError("a failing job")
+    assert sys.getswitchinterval() == before
+
+
 # --- properties: chunked equals unchunked -------------------------------------------------------
 
 DYNAMICS = """
