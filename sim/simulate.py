@@ -92,18 +92,20 @@ def simulate_chunk(game: Game, spec: ChunkSpec, max_rounds: int | None = None,
     max_rounds = max_rounds or game.protocol["max_rounds"]
     run_ids = spec.run_ids
     draws = RunDraws.draw(game, spec.seed, run_ids, max_rounds, engine=engine)
-    prefs = game.sample_preferences(draws.params)
-    model = NegotiationModel(game, prefs, draws, max_rounds=max_rounds, collect_rounds=spec.collect_rounds,
+    sampled = sample_parameters(game.params, draws.params)
+    model = NegotiationModel(game, game.preferences_from(sampled), draws, max_rounds=max_rounds, collect_rounds=spec.collect_rounds,
                              rng=spec.seed, engine=engine)
     model.run()
-    out = {"runs": runs_table(game, model, spec, draws)}
+    out = {"runs": runs_table(game, model, spec, draws, sampled)}
     if spec.collect_rounds:
         out["rounds"] = rounds_table(game, model, spec)
     return out
 
 
-def runs_table(game: Game, model: NegotiationModel, spec: ChunkSpec, draws: RunDraws) -> pa.Table:
-    """One row per run: outcome, the deal, utilities, km², nearest proposal, sampled inputs."""
+def runs_table(game: Game, model: NegotiationModel, spec: ChunkSpec, draws: RunDraws,
+               sampled: np.ndarray | None = None) -> pa.Table:
+    """One row per run: outcome, the deal, utilities, km², nearest proposal, sampled inputs (`sampled`: the
+    uncertain numbers' values, if the caller has them already; else drawn again from `draws`)."""
     n = model.n_runs
     deals = model.text
     util = game.utilities(model.prefs, deals[:, None, :])[:, 0, :]
@@ -135,7 +137,8 @@ def runs_table(game: Game, model: NegotiationModel, spec: ChunkSpec, draws: RunD
         cols[gain_column(aid)] = terr["gain_km2"][:, k]
     cols["nearest_proposal"] = _labels(game.proposal_ids + ("",), nearest)
     cols["proposal_distance"] = distance
-    sampled = sample_parameters(game.params, draws.params)
+    if sampled is None:
+        sampled = sample_parameters(game.params, draws.params)
     for k, param in enumerate(game.params):
         cols[f"p:{param.path}"] = sampled[:, k]
     return pa.table(cols)

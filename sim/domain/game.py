@@ -157,7 +157,11 @@ class Game:
 
     def sample_preferences(self, uniforms: np.ndarray) -> Preferences:
         """Preferences for a batch, from uniforms (R, n_params) drawn by each run's own generator."""
-        return _assemble(self, sample_parameters(self.params, uniforms), central_only=False)
+        return self.preferences_from(sample_parameters(self.params, uniforms))
+
+    def preferences_from(self, samples: np.ndarray) -> Preferences:
+        """Preferences for a batch, from the uncertain numbers' values (R, n_params) (sample_parameters)."""
+        return _assemble(self, samples, central_only=False)
 
     def utilities(self, prefs: Preferences, deals: np.ndarray) -> np.ndarray:
         """(R, N, A) utilities of deals (N, I) or (R, N, I)."""
