@@ -110,6 +110,21 @@ def test_both_engines_record_the_same_rounds(case):
 
 @needs_numba
 @pytest.mark.parametrize("protocol", COMPILED)
+def test_the_round_records_buffer_grows_without_losing_a_row(monkeypatch, protocol):
+    from sim.model.kernel import engine as kernel_engine
+
+    game = _game(f"alaska_2025.yaml/{protocol}")
+    expected = simulate(game, "numpy", runs=30, rounds=True)[1]["rounds"]
+    # Two rounds per kernel call: the buffer, sized for the first call, doubles again and again.
+    monkeypatch.setattr(kernel_engine, "SEGMENT", 2)
+    grown = []
+    monkeypatch.setattr(kernel_engine, "_grown", lambda *a, _grow=kernel_engine._grown: grown.append(1) or _grow(*a))
+    model, tables = simulate(game, "compiled", runs=30, rounds=True)
+    assert len(grown) >= 3 and len(model.kernel_records) == 1
+    assert not _same(tables["rounds"], expected)
+
+@needs_numba
+@pytest.mark.parametrize("protocol", COMPILED)
 @pytest.mark.parametrize("sets", [
     ("actors.russia.strategy.kind=tit_for_tat", "actors.ukraine.strategy.kind=hardliner"),
     ("actors.russia.strategy.kind=hardliner", "actors.russia.strategy.floor=0.4", "actors.united_states.strategy.kind=conceder"),

@@ -29,7 +29,7 @@ WarArrays = namedtuple("WarArrays", "on months look_ahead drift_sd area gainer l
 WarWork = namedtuple("WarWork", "parties actors line values issues regions amount changes")
 Records = namedtuple("Records", "on round run text line utility aspiration reservation accepted cost")
 
-#: Rounds per kernel call at most when the model keeps round records (their buffers' length).
+#: Rounds per kernel call at most when the model keeps round records (what their buffer grows by).
 SEGMENT = 64
 
 
@@ -200,6 +200,16 @@ def records(model, rows: int) -> Records:
                    np.empty((rows, n_actors), bool), np.empty((rows, n_actors)))
 
 
+def _grown(model, kept: Records, filled: int, rows: int) -> Records:
+    """Round records for at least `rows` rows holding `kept`'s first `filled`: one buffer for all the
+    chunk's rounds, which the rounds table reads as it is (no pass joining a buffer per kernel call);
+    it doubles when a call may not fit, so a long horizon copies each row about once."""
+    grown = records(model, max(rows, 2 * len(kept.round)))
+    for old, new in zip(kept[1:], grown[1:]):
+        new[:filled] = old[:filled]
+    return grown
+
+
 def initial_war_values(model, war) -> np.ndarray | None:
     """(R, A) every run's value of fighting on at the start (WarState's war_value0), in a kernel;
     None if the kernels do not cover the model."""
@@ -236,7 +246,7 @@ def run_compiled(model) -> bool:
     event_rounds = sorted({e.round for e in model.game.war.events}) if model.game.war is not None else []
     schedule = model._default_schedule
     schedule.pause()  # Mesa fires the war's events between kernel calls; the kernels play the rounds
-    parts: list[dict] = []
+    kept, filled = records(model, 0), 0  # every round record so far, in one buffer
     none = np.zeros(0, dtype=np.int64)
     keep = bool(model.collect_rounds)
     if model.war is not None:
@@ -247,16 +257,18 @@ def run_compiled(model) -> bool:
         while running and k < model.max_rounds:
             model.round = k
             model.run_until(k + 0.5)
-            # Up to the next event, and with round records at most SEGMENT rounds at a time, so
-            # that the buffers stay bounded however many rounds the horizon has.
+            # Up to the next event, and with round records at most SEGMENT rounds at a time, so that the
+            # buffer grows with the rounds played, not with however many rounds the horizon has.
             stop = min([e for e in event_rounds if e > k] + [model.max_rounds, k + SEGMENT if keep else model.max_rounds])
             at_table = int(((model.status == ACTIVE) | (model.status == SUSPENDED)).sum())
-            b = records(model, at_table * (stop - k))
+            if keep and filled + at_table * (stop - k) > len(kept.round):
+                kept = _grown(model, kept, filled, filled + at_table * min(model.max_rounds - k, SEGMENT))
             before = k
-            k, n, running = call(PLAY, none, k, stop, model.max_rounds, g, s, w, b)
+            # The kernel writes from row 0 of what it is handed: the buffer's rows after those filled.
+            k, n, running = call(PLAY, none, k, stop, model.max_rounds, g, s, w,
+                                 Records(kept.on, *(rows[filled:] for rows in kept[1:])))
             model.steps += k - before
-            if b.on and n:
-                parts.append({name: getattr(b, name)[:n] for name in Records._fields[1:]})
+            filled += n if keep else 0
         model.round, model.running = k, running
     finally:
         schedule.resume()
@@ -266,7 +278,7 @@ def run_compiled(model) -> bool:
         actor.aspiration, actor.utility = s.aspiration[:, a].copy(), s.utility[:, a].copy()
         actor.previous_utility, actor.accepted = s.previous_utility[:, a].copy(), s.accepted[:, a].copy()
         actor.stalled = s.stalled[:, a].copy()
-    model.kernel_records = parts
+    model.kernel_records = [{name: getattr(kept, name)[:filled] for name in Records._fields[1:]}] if filled else []
     return True
 
 
