@@ -320,3 +320,18 @@ def test_manifest_holds_what_is_needed_to_reproduce(finished):
     started, ended = (time.strptime(manifest[k], "%Y-%m-%dT%H:%M:%SZ") for k in ("started", "finished"))
     assert started <= ended
     assert manifest["status"] == "complete" and manifest["rows"]["runs"] == 40
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), runs=st.lists(st.integers(0, 2**40), max_size=12),
+       keys=st.lists(st.text(min_size=1, max_size=12), max_size=6, unique=True), own_seed=st.integers(0, 99))
+def test_an_uncertain_numbers_uniform_depends_on_its_seed_run_and_key_alone(seed, runs, keys, own_seed):
+    from sim.model.draws import keyed_uniforms
+
+    key_seeds = {keys[0]: own_seed} if keys else None
+    table = keyed_uniforms(seed, np.array(runs, dtype=np.int64), keys, key_seeds)
+    assert table.shape == (len(runs), len(keys)) and ((table >= 0) & (table < 1)).all()
+    for k, key in enumerate(keys):
+        for r, run in enumerate(runs):
+            alone = keyed_uniforms((key_seeds or {}).get(key, seed), np.array([run]), [key])
+            assert alone[0, 0] == table[r, k]

@@ -153,13 +153,12 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
 def keyed_uniforms(seed: int, run_ids: np.ndarray, keys: list[str],
                    key_seeds: dict[str, int] | None = None) -> np.ndarray:
     """(R, K) uniforms in [0, 1), one per (run, key), each a pure function of (seed, run, key)."""
-    out = np.empty((len(run_ids), len(keys)))
     runs = np.asarray(run_ids, dtype=np.int64).astype(np.uint64)
-    for k, key in enumerate(keys):
-        s = (key_seeds or {}).get(key, seed)
-        root = np.random.SeedSequence(s).generate_state(1, np.uint64)[0]
-        base = _splitmix64(np.array([root ^ np.uint64(zlib.crc32(key.encode()))], dtype=np.uint64))[0]
-        with np.errstate(over="ignore"):
-            mixed = _splitmix64(_splitmix64(base + runs * np.uint64(0xD1B54A32D192ED03)))
-        out[:, k] = (mixed >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
-    return out
+    seeds = [(key_seeds or {}).get(key, seed) for key in keys]
+    roots = {s: np.random.SeedSequence(s).generate_state(1, np.uint64)[0] for s in set(seeds)}
+    names = np.array([zlib.crc32(key.encode()) for key in keys], dtype=np.uint64)
+    base = _splitmix64(np.array([roots[s] for s in seeds], dtype=np.uint64).reshape(len(keys)) ^ names)
+    # Every (run, key) at once: the same integer arithmetic, element by element, as one key at a time.
+    with np.errstate(over="ignore"):
+        mixed = _splitmix64(_splitmix64(base[None, :] + (runs * np.uint64(0xD1B54A32D192ED03))[:, None]))
+    return (mixed >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
