@@ -11,7 +11,8 @@ What it measures, on one core (one process, no pool), for the Alaska scenario:
      batch) against compiled ("new": every round of the batch in a kernel), in chunks of the
      size `negsim run` picks for the job on one worker;
   3. the same for alternating offers;
-  4. the compiled engine in two threads against one (the kernels release the GIL).
+  4. the compiled engine in two threads against one (the kernels release the GIL), in negsim's own
+     thread pool (sim.jobs.executors).
 Each rate is the median of `--repeat` timings, old and new taken in turn so that a busy machine
 weighs on both alike; wall time and the process's CPU time are both reported (CPU time is the
 steadier on a shared machine). Targets (issue 16): mediated >= 8x, alternating >= 20x.
@@ -23,7 +24,6 @@ import argparse
 import statistics
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,16 +85,22 @@ def engines(protocol: str, runs: dict[str, int], chunk: int, repeat: int) -> lis
 
 
 def threads(runs: int, chunk: int, repeat: int) -> list[dict]:
-    """The compiled mediated engine on two threads against one (kernels release the GIL)."""
+    """The compiled mediated engine on two threads against one (kernels release the GIL), in negsim's own
+    local backend: its thread pool (with its short turns at the GIL), or on one worker this thread."""
+    from sim.jobs.executors import ExecutorSpec
     from sim.simulate import simulate_chunk
 
     game = _game("mediated")
     specs = _chunks(runs, chunk)
     times: dict[int, list[float]] = {1: [], 2: []}
+
+    def work(spec):
+        return simulate_chunk(game, spec, engine="compiled")
+
     for _ in range(repeat):
         for n in (1, 2):
-            with ThreadPoolExecutor(n) as pool:
-                run = lambda pool=pool: list(pool.map(lambda s: simulate_chunk(game, s, engine="compiled"), specs))
+            with ExecutorSpec(n, threads=True).open() as pool:
+                run = (lambda: [work(s) for s in specs]) if pool is None else (lambda pool=pool: list(pool.map(work, specs)))
                 times[n].append(_timed(run)[0])
     one, two = (runs / statistics.median(times[n]) for n in (1, 2))
     return [{"benchmark": "mediated, compiled: 2 threads", "value": two, "unit": "runs/s",
