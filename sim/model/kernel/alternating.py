@@ -1,7 +1,8 @@
 """The alternating-offers protocol's rounds, compiled: the proposer tables an offer, everyone answers.
 
 Alternating.round, ._concede and .offer (sim.model.protocols.alternating) one run at a time
-inside the round loop of `play_alternating`; the search for the offer is sim.model.kernel.maximin.
+inside the round loop of `play_alternating`; the search for the offer is sim.model.kernel.maximin,
+then its coordinate ascent here (`ascend`), which evaluates each edit of a deal from running sums.
 A subgame-perfect plan is solved by the protocol when the model starts (numpy) and read here.
 """
 
@@ -12,8 +13,8 @@ from collections import namedtuple
 import numpy as np
 
 from sim.model.kernel import jit, kernel, part
-from sim.model.kernel.maximin import maximin, utility_of
-from sim.model.kernel.numeric import copy1, fmin
+from sim.model.kernel.maximin import SWEEPS, TOL, _lowest, _margins, maximin, utility_of
+from sim.model.kernel.numeric import clip, copy1, fmin, uix
 from sim.model.kernel.rounds import (
     REFRESH,
     answer,
@@ -32,6 +33,161 @@ from sim.model.status import ACTIVE, SUSPENDED
 Beliefs = namedtuple("Beliefs", "p values weights deltas c_values c_weights c_deltas involved goal_mask goal_coef "
                      "goal_offset floor_mask floor_coef floor_offset margins lam kap u gtab ftab best trial issues "
                      "moved products prefix last keep win_lo win_hi open_issues")
+
+
+@jit
+def _sums(g, x, j, lane, start, acc):
+    """x.prefix[j, lane, start:] and x.last[j, lane]: esum's running sum of the lane over x.products[j],
+    from its position `start` on, where the sum so far is `acc`."""
+    for pos in range(start, g.lanes.shape[1]):
+        x.prefix[uix(j), uix(lane), uix(pos)] = acc
+        e = g.lanes[uix(lane), uix(pos)]
+        acc = (x.products[uix(j), uix(e)] if e >= 0 else 0.0) + acc
+    x.last[uix(j), uix(lane)] = acc
+
+
+@jit
+def _prepare_actor(g, x, deal, j):
+    """_prepare for involved actor j."""
+    a = x.involved[j]
+    own = a == x.p
+    values = x.values if own else x.c_values
+    weights = x.weights if own else x.c_weights
+    deltas = x.deltas if own else x.c_deltas
+    row = x.moved[j]
+    copy1(row, values[a])
+    for k in range(len(g.t_actor)):
+        if g.t_actor[k] == a and g.t_cond_mask[k, deal[g.t_cond_issue[k]]]:
+            for o in range(len(row)):
+                if g.t_affected[k, o]:
+                    row[o] = row[o] + deltas[k]
+    for k in range(len(g.t_actor)):
+        if g.t_actor[k] == a and g.t_cond_mask[k, deal[g.t_cond_issue[k]]]:
+            for o in range(len(row)):
+                if g.t_affected[k, o]:
+                    row[o] = clip(row[o], 0.0, 1.0)
+    for i in range(len(g.offsets)):
+        x.products[j, i] = row[g.offsets[i] + deal[i]] * weights[a, i]
+    _sums(g, x, j, 0, 0, 0.0)
+    _sums(g, x, j, 1, 0, 0.0)
+
+
+@part
+def _prepare(g, x, deal):
+    """For every involved actor j, under `deal`: x.moved[j] its values with the deal's firing terms
+    applied (as deal_values applies them), x.products[j] its per-issue terms of the utility, and
+    the running sums of esum's two lanes over them (x.prefix[j], x.last[j])."""
+    for j in range(len(x.involved)):
+        _prepare_actor(g, x, deal, j)
+
+
+@jit
+def _repair(g, x, deal, i, old):
+    """_prepare's arrays after issue i of `deal` moved from option `old`: an actor whose terms fire
+    as before keeps its values, and only its term of issue i and the sums after it are done again
+    (the same operations as _prepare's, so the same results)."""
+    for j in range(len(x.involved)):
+        a = x.involved[uix(j)]
+        if g.owns[uix(a), uix(i)] and _refires(g, a, i, old, deal[uix(i)]):
+            _prepare_actor(g, x, deal, j)
+            continue
+        weights = x.weights if a == x.p else x.c_weights
+        x.products[uix(j), uix(i)] = x.moved[uix(j), uix(g.offsets[uix(i)] + deal[uix(i)])] * weights[uix(a), uix(i)]
+        lane, pos = g.lane_of[uix(i)], g.lane_pos[uix(i)]
+        _sums(g, x, j, lane, pos, x.prefix[uix(j), uix(lane), uix(pos)])
+
+
+@jit
+def _refires(g, a, i, b, c):
+    """Whether some term of actor a fires differently with issue i at option b than at option c."""
+    for k in range(len(g.t_actor)):
+        if (g.t_actor[uix(k)] == a and g.t_cond_issue[uix(k)] == i
+                and g.t_cond_mask[uix(k), uix(b)] != g.t_cond_mask[uix(k), uix(c)]):
+            return True
+    return False
+
+
+@jit
+def _edited(g, x, deal, i, c, j):
+    """Involved actor j's utility of `deal` with issue i set to option c, from _prepare's sums:
+    only the edited term and the rest of its lane are added again, in esum's order, which gives
+    esum's own result. An actor whose terms then fire otherwise is evaluated in full."""
+    a = x.involved[uix(j)]
+    if g.owns[uix(a), uix(i)] and _refires(g, a, i, deal[uix(i)], c):
+        copy1(x.trial, deal)
+        x.trial[i] = c
+        return utility_of(g, x, a, x.trial, x.issues)
+    weights = x.weights if a == x.p else x.c_weights
+    lane, pos = g.lane_of[uix(i)], g.lane_pos[uix(i)]
+    acc = x.moved[uix(j), uix(g.offsets[uix(i)] + c)] * weights[uix(a), uix(i)] + x.prefix[uix(j), uix(lane), uix(pos)]
+    for q in range(pos + 1, g.lanes.shape[1]):
+        e = g.lanes[uix(lane), uix(q)]
+        acc = (x.products[uix(j), uix(e)] if e >= 0 else 0.0) + acc
+    return acc + x.last[uix(j), uix(1 - lane)]
+
+
+@jit
+def _edited_key(g, x, deal, i, c, u):
+    """_key of `deal` with issue i set to option c. The floor's actors come first: a deal below the
+    floor ranks by the floor's margin alone, and then the others' utilities are not needed."""
+    for j in range(len(x.involved)):
+        if x.floor_mask[j]:
+            u[j] = _edited(g, x, deal, i, c, j)
+    h_min = _lowest(x.floor_mask, x.floor_coef, x.floor_offset, u)
+    if not h_min >= -TOL:
+        return -10.0 + h_min
+    for j in range(len(x.involved)):
+        if not x.floor_mask[j]:
+            u[j] = _edited(g, x, deal, i, c, j)
+    g_min, g_mean = _margins(x.goal_mask, x.goal_coef, x.goal_offset, u, x.margins)
+    return g_min + 1e-3 * g_mean
+
+
+@part
+def ascend(g, x, deal):
+    """maximin_deal's coordinate ascent from `deal` (sim.model.kernel.maximin.maximin's), in place."""
+    n_issues, u = len(g.offsets), x.u
+    # The arrays _edited reads, for `deal` (-1), or for it before its issue `stale` moved from `was`.
+    stale, was = np.int64(-2), np.int64(0)
+    # The key of `deal` itself, which every issue's try includes: the same bits whichever issue
+    # _edited_key edits (_edited gives esum's own sum), so it is computed once per deal.
+    here, known = 0.0, False
+    # A move at issue m leaves m coordinate-optimal; once every other issue has been tried since
+    # without a move, the rest of the sweeps would move nothing: `quiet` counts those tries.
+    moves, quiet = 0, 0
+    for _ in range(SWEEPS):
+        moved = False
+        for i in range(n_issues):
+            if moves and quiet == n_issues - 1:
+                break
+            if stale == -2:
+                _prepare(g, x, deal)
+            elif stale >= 0:
+                _repair(g, x, deal, stale, was)
+            stale = -1
+            held = deal[i]
+            pick, top, current = 0, -np.inf, -np.inf
+            for c in range(g.n_options[i]):
+                if c == held and known:
+                    k = here
+                else:
+                    k = _edited_key(g, x, deal, i, c, u)
+                if c == 0 or k > top:
+                    pick, top = c, k
+                if c == held:
+                    current = k
+            here, known = current, True
+            # Only strict gains move, so a sweep never cycles between equally good options.
+            if top > current + 1e-15:
+                deal[i] = pick
+                here = top
+                moved = True
+                stale, was = i, held
+                moves, quiet = moves + 1, 0
+            else:
+                quiet += 1
+        if not moved or (moves and quiet == n_issues - 1):
+            break
 
 
 @jit
@@ -78,6 +234,7 @@ def offer(g, s, y, w, r, k, p, deal):
         if w.involved[j] == p:
             w.floor_offset[j] = target
     maximin(g, x, ideal, deal)
+    ascend(g, x, deal)
 
 
 @jit

@@ -1,11 +1,13 @@
-"""The alternating proposer's search, compiled: sim.model.protocols.alternating.maximin_deal for one run.
+"""The alternating proposer's search, compiled: sim.model.protocols.alternating.maximin_deal for one run,
+up to its coordinate ascent (which sim.model.kernel.alternating holds: this module would outgrow its size).
 
 An offer maximises the smallest margin it leaves the other parties (the goal) subject to the
 proposer's own margin (the floor); see maximin_deal for the method. Here one run at a time,
 with the same arithmetic: its einsums as sequential sums over the involved actors, its sums
 over actors in numpy's order, its argmaxes taking the first of equal scores. Work whose result
-is known is skipped (issues settled in the bisection, deals judged before, the others' utilities
-of a deal below the floor, sweeps past the last move), never changing a result.
+is known is skipped (issues settled in the bisection, deals judged before, the rest of a bisection
+whose deal is known, weights no round reads; in the ascent, the others' utilities of a deal below
+the floor, sweeps past the last move), never changing a result.
 
 Who believes what: the proposer `p` knows its own preferences in the run (the run's rows),
 and the scenario's point estimates of everyone else's (`c` rows); `beliefs` picks the rows.
@@ -16,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.model.kernel import jit, part
-from sim.model.kernel.numeric import clip, copy1, deal_utility, npsum, uix
+from sim.model.kernel.numeric import copy1, deal_utility, npsum, uix
 
 TOL = 1e-12
 BISECTION_STEPS = 20
@@ -102,77 +104,6 @@ def _floor_ok(g, x, deal):
     return (low if count else 0.0) >= -TOL
 
 
-@part
-def _prepare(g, x, deal):
-    """For every involved actor j, under `deal`: x.moved[j] its values with the deal's firing terms
-    applied (as deal_values applies them), x.products[j] its per-issue terms of the utility, and
-    the running sums of esum's two lanes over them (x.prefix[j], x.last[j])."""
-    n_issues = len(g.offsets)
-    for j in range(len(x.involved)):
-        a = x.involved[j]
-        own = a == x.p
-        values = x.values if own else x.c_values
-        weights = x.weights if own else x.c_weights
-        deltas = x.deltas if own else x.c_deltas
-        row = x.moved[j]
-        copy1(row, values[a])
-        for k in range(len(g.t_actor)):
-            if g.t_actor[k] == a and g.t_cond_mask[k, deal[g.t_cond_issue[k]]]:
-                for o in range(len(row)):
-                    if g.t_affected[k, o]:
-                        row[o] = row[o] + deltas[k]
-        for k in range(len(g.t_actor)):
-            if g.t_actor[k] == a and g.t_cond_mask[k, deal[g.t_cond_issue[k]]]:
-                for o in range(len(row)):
-                    if g.t_affected[k, o]:
-                        row[o] = clip(row[o], 0.0, 1.0)
-        for i in range(n_issues):
-            x.products[j, i] = row[g.offsets[i] + deal[i]] * weights[a, i]
-        for lane in range(2):
-            acc = 0.0
-            for pos in range(g.lanes.shape[1]):
-                x.prefix[j, lane, pos] = acc
-                e = g.lanes[lane, pos]
-                acc = (x.products[j, e] if e >= 0 else 0.0) + acc
-            x.last[j, lane] = acc
-
-
-@jit
-def _edited(g, x, deal, i, c, j):
-    """Involved actor j's utility of `deal` with issue i set to option c, from _prepare's sums:
-    only the edited term and the rest of its lane are added again, in esum's order, which gives
-    esum's own result. An actor owning a term that issue i conditions is evaluated in full."""
-    a = x.involved[uix(j)]
-    if g.owns[uix(a), uix(i)]:
-        copy1(x.trial, deal)
-        x.trial[i] = c
-        return utility_of(g, x, a, x.trial, x.issues)
-    weights = x.weights if a == x.p else x.c_weights
-    lane, pos = g.lane_of[uix(i)], g.lane_pos[uix(i)]
-    acc = x.moved[uix(j), uix(g.offsets[uix(i)] + c)] * weights[uix(a), uix(i)] + x.prefix[uix(j), uix(lane), uix(pos)]
-    for q in range(pos + 1, g.lanes.shape[1]):
-        e = g.lanes[uix(lane), uix(q)]
-        acc = (x.products[uix(j), uix(e)] if e >= 0 else 0.0) + acc
-    return acc + x.last[uix(j), uix(1 - lane)]
-
-
-@jit
-def _edited_key(g, x, deal, i, c, u):
-    """_key of `deal` with issue i set to option c. The floor's actors come first: a deal below the
-    floor ranks by the floor's margin alone, and then the others' utilities are not needed."""
-    for j in range(len(x.involved)):
-        if x.floor_mask[j]:
-            u[j] = _edited(g, x, deal, i, c, j)
-    h_min = _lowest(x.floor_mask, x.floor_coef, x.floor_offset, u)
-    if not h_min >= -TOL:
-        return -10.0 + h_min
-    for j in range(len(x.involved)):
-        if not x.floor_mask[j]:
-            u[j] = _edited(g, x, deal, i, c, j)
-    g_min, g_mean = _margins(x.goal_mask, x.goal_coef, x.goal_offset, u, x.margins)
-    return g_min + 1e-3 * g_mean
-
-
 @jit
 def _normalise(weights, mask):
     n = len(weights)
@@ -216,21 +147,58 @@ def _argmax_issue(g, gtab, ftab, keep, mix, i):
 
 
 @jit
-def _settled(g, gtab, ftab, keep, i, o, lo, hi):
-    """Whether option o of issue i wins _argmax_issue at every mix in [lo, hi]: it beats every other
-    kept option at both ends by far more than rounding can move a score (a score is linear in the
-    mix, so the lead holds in between, and the computed scores keep the exact order)."""
+def _argmax_ends(g, gtab, ftab, keep, lo, hi, i):
+    """(_argmax_issue at lo, _argmax_issue at hi) in one pass over issue i's options."""
     start = g.offsets[uix(i)]
-    go, fo = gtab[uix(start + o)], ftab[uix(start + o)]
+    a, b = 0, 0
+    top_a = (1.0 - lo) * gtab[uix(start)] + lo * ftab[uix(start)]
+    top_b = (1.0 - hi) * gtab[uix(start)] + hi * ftab[uix(start)]
+    for o in range(1, g.n_options[uix(i)]):
+        f = uix(start + o)
+        if keep[f]:
+            v = (1.0 - lo) * gtab[f] + lo * ftab[f]
+            if v > top_a:
+                a, top_a = o, v
+            v = (1.0 - hi) * gtab[f] + hi * ftab[f]
+            if v > top_b:
+                b, top_b = o, v
+    return a, b
+
+
+@jit
+def _beats(gtab, ftab, f, q, lo, hi):
+    """Whether flat option f scores above flat option q at every mix in [lo, hi] by far more than
+    rounding can move a score: a score is linear in the mix, so a lead at both ends holds in
+    between, and the computed scores keep the exact order."""
+    go, fo, gq, fq = gtab[uix(f)], ftab[uix(f)], gtab[uix(q)], ftab[uix(q)]
+    dg, df = go - gq, fo - fq
+    tol = SETTLE * (1.0 + abs(go) + abs(fo) + abs(gq) + abs(fq))
+    # Written so that a nan settles nothing.
+    return (1.0 - lo) * dg + lo * df >= tol and (1.0 - hi) * dg + hi * df >= tol
+
+
+@jit
+def _settled(g, gtab, ftab, keep, i, o, lo, hi):
+    """Whether option o of issue i wins _argmax_issue at every mix in [lo, hi]: it _beats every other
+    kept option."""
+    start = g.offsets[uix(i)]
     for q in range(g.n_options[uix(i)]):
         f = uix(start + q)
-        if q != o and keep[f]:
-            gq, fq = gtab[f], ftab[f]
-            dg, df = go - gq, fo - fq
-            tol = SETTLE * (1.0 + abs(go) + abs(fo) + abs(gq) + abs(fq))
-            # Written so that a nan settles nothing.
-            if not ((1.0 - lo) * dg + lo * df >= tol and (1.0 - hi) * dg + hi * df >= tol):
-                return False
+        if q != o and keep[f] and not _beats(gtab, ftab, start + o, f, lo, hi):
+            return False
+    return True
+
+
+@jit
+def _between(g, gtab, ftab, keep, i, a, b, lo, hi):
+    """Whether _argmax_issue on issue i picks option a or option b at every mix in [lo, hi]: one of
+    them _beats each other kept option."""
+    start = g.offsets[uix(i)]
+    for q in range(g.n_options[uix(i)]):
+        f = uix(start + q)
+        if (q != a and q != b and keep[f] and not _beats(gtab, ftab, start + a, f, lo, hi)
+                and not _beats(gtab, ftab, start + b, f, lo, hi)):
+            return False
     return True
 
 
@@ -240,13 +208,17 @@ def _bisect(g, x, deal):
     at the final `hi`. An issue whose option wins at both ends of the shrinking interval with a
     clear lead (_settled) keeps it for every later mid, so only the other (open) issues are
     recomputed; a deal equal to the one at lo (which failed the floor) or at hi (which cleared it)
-    is not judged again. The deals, the verdicts and so the interval are those of the full argmax."""
+    is not judged again. The deals, the verdicts and so the interval are those of the full argmax.
+
+    The search stops once its deal is known: when one issue is open, both ends have been judged and
+    every mid picks that issue's option at lo or at hi (_between), each later deal is the one at lo
+    (which fails) or at hi (which clears), so hi keeps its deal to the end."""
     gtab, ftab, keep = x.gtab, x.ftab, x.keep
     at_lo, at_hi, open_ = x.win_lo, x.win_hi, x.open_issues
     lo, hi = 0.0, 1.0 - 1e-9
     n_open = 0
     for i in range(len(g.offsets)):
-        a, b = _argmax_issue(g, gtab, ftab, keep, lo, i), _argmax_issue(g, gtab, ftab, keep, hi, i)
+        a, b = _argmax_ends(g, gtab, ftab, keep, lo, hi, i)
         at_lo[i], at_hi[i], deal[i] = a, b, b
         if not (a == b and _settled(g, gtab, ftab, keep, i, b, lo, hi)):
             open_[n_open] = i
@@ -279,6 +251,10 @@ def _bisect(g, x, deal):
                 open_[uix(still)] = f
                 still += 1
         n_open = still
+        if n_open == 1 and lo_judged and hi_judged:
+            f = uix(open_[0])
+            if _between(g, gtab, ftab, keep, f, at_lo[f], at_hi[f], lo, hi):
+                break
     for t in range(n_open):
         deal[open_[t]] = at_hi[open_[t]]
 
@@ -299,56 +275,27 @@ def _table_rows(g, x):
 @jit
 def _tables(g, x):
     """x.gtab and x.ftab: the goal's and the floor's tables for the current weights (x.lam, x.kap),
-    summed over the involved actors in maximin_deal's einsum order; x.keep their undominated options."""
-    for o in range(len(g.issue_of)):
-        x.gtab[o], x.ftab[o] = 0.0, 0.0
+    summed over the involved actors in maximin_deal's einsum order; x.keep their undominated options.
+    An actor whose coefficient is 0 adds +-0 to a sum that starts at +0 and so is never -0, which
+    changes nothing: it is left out (the goal's is the proposer, the floor's everyone else)."""
+    n_flat = len(g.issue_of)
+    for o in range(n_flat):
+        x.gtab[uix(o)], x.ftab[uix(o)] = 0.0, 0.0
     for j in range(len(x.involved)):
-        gc, fc = x.lam[j] * x.goal_coef[j], x.kap[j] * x.floor_coef[j]
-        for o in range(len(g.issue_of)):
-            x.gtab[o] = x.gtab[o] + gc * x.moved[j, o]
-            x.ftab[o] = x.ftab[o] + fc * x.moved[j, o]
+        gc, fc = x.lam[uix(j)] * x.goal_coef[uix(j)], x.kap[uix(j)] * x.floor_coef[uix(j)]
+        if gc != 0.0:
+            for o in range(n_flat):
+                x.gtab[uix(o)] = x.gtab[uix(o)] + gc * x.moved[uix(j), uix(o)]
+        if fc != 0.0:
+            for o in range(n_flat):
+                x.ftab[uix(o)] = x.ftab[uix(o)] + fc * x.moved[uix(j), uix(o)]
     _undominated(g, x.gtab, x.ftab, x.keep)
-
-
-@jit
-def _sweeps(g, x, deal, u):
-    """maximin_deal's coordinate ascent from `deal`, in place (u: work space)."""
-    n_issues = len(g.offsets)
-    prepared = False
-    # A move at issue m leaves m coordinate-optimal; once every other issue has been tried since
-    # without a move, the rest of the sweeps would move nothing: `quiet` counts those tries.
-    moves, quiet = 0, 0
-    for _ in range(SWEEPS):
-        moved = False
-        for i in range(n_issues):
-            if moves and quiet == n_issues - 1:
-                break
-            if not prepared:
-                _prepare(g, x, deal)
-                prepared = True
-            held = deal[i]
-            pick, top, current = 0, -np.inf, -np.inf
-            for c in range(g.n_options[i]):
-                k = _edited_key(g, x, deal, i, c, u)
-                if c == 0 or k > top:
-                    pick, top = c, k
-                if c == held:
-                    current = k
-            # Only strict gains move, so a sweep never cycles between equally good options.
-            if top > current + 1e-15:
-                deal[i] = pick
-                moved = True
-                prepared = False
-                moves, quiet = moves + 1, 0
-            else:
-                quiet += 1
-        if not moved or (moves and quiet == n_issues - 1):
-            break
 
 
 @part
 def maximin(g, x, fallback, deal):
-    """maximin_deal for one run: `deal` (I,) gets the offer; returns whether it clears the floor."""
+    """maximin_deal for one run up to its coordinate ascent (sim.model.kernel.alternating.ascend): `deal` (I,)
+    gets the best of the weights' rounds and the fallback."""
     n_inv = len(x.involved)
     lam, kap, u = x.lam, x.kap, x.u
     for j in range(n_inv):
@@ -377,13 +324,11 @@ def maximin(g, x, fallback, deal):
         if k > best_key:
             copy1(best, candidate)
             best_key = k
-        if round_ < rounds:
+        # The next round's weights: none after the last round, none outside the masks (_normalise zeroes those).
+        if round_ < rounds - 1:
             for j in range(n_inv):
-                gm = u[j] * x.goal_coef[j] - x.goal_offset[j] if x.goal_mask[j] else 0.0
-                fm = u[j] * x.floor_coef[j] - x.floor_offset[j] if x.floor_mask[j] else 0.0
-                lam[j] = lam[j] * np.exp(-ETA * gm)
-                kap[j] = kap[j] * np.exp(-ETA * fm)
+                if x.goal_mask[j]:
+                    lam[j] = lam[j] * np.exp(-ETA * (u[j] * x.goal_coef[j] - x.goal_offset[j]))
+                if x.floor_mask[j]:
+                    kap[j] = kap[j] * np.exp(-ETA * (u[j] * x.floor_coef[j] - x.floor_offset[j]))
     copy1(deal, best)
-    _sweeps(g, x, deal, u)
-    _evaluate(g, x, deal, u)
-    return _lowest(x.floor_mask, x.floor_coef, x.floor_offset, u) >= -TOL
