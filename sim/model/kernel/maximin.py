@@ -147,25 +147,6 @@ def _argmax_issue(g, gtab, ftab, keep, mix, i):
 
 
 @jit
-def _argmax_ends(g, gtab, ftab, keep, lo, hi, i):
-    """(_argmax_issue at lo, _argmax_issue at hi) in one pass over issue i's options."""
-    start = g.offsets[uix(i)]
-    a, b = 0, 0
-    top_a = (1.0 - lo) * gtab[uix(start)] + lo * ftab[uix(start)]
-    top_b = (1.0 - hi) * gtab[uix(start)] + hi * ftab[uix(start)]
-    for o in range(1, g.n_options[uix(i)]):
-        f = uix(start + o)
-        if keep[f]:
-            v = (1.0 - lo) * gtab[f] + lo * ftab[f]
-            if v > top_a:
-                a, top_a = o, v
-            v = (1.0 - hi) * gtab[f] + hi * ftab[f]
-            if v > top_b:
-                b, top_b = o, v
-    return a, b
-
-
-@jit
 def _beats(gtab, ftab, f, q, lo, hi):
     """Whether flat option f scores above flat option q at every mix in [lo, hi] by far more than
     rounding can move a score: a score is linear in the mix, so a lead at both ends holds in
@@ -218,7 +199,7 @@ def _bisect(g, x, deal):
     lo, hi = 0.0, 1.0 - 1e-9
     n_open = 0
     for i in range(len(g.offsets)):
-        a, b = _argmax_ends(g, gtab, ftab, keep, lo, hi, i)
+        a, b = _argmax_issue(g, gtab, ftab, keep, lo, i), _argmax_issue(g, gtab, ftab, keep, hi, i)
         at_lo[i], at_hi[i], deal[i] = a, b, b
         if not (a == b and _settled(g, gtab, ftab, keep, i, b, lo, hi)):
             open_[n_open] = i
