@@ -44,7 +44,7 @@ class NegotiationModel(mesa.Model):
         from sim.model.protocols import make_protocol
 
         self.engine = resolve_engine(engine)  # how run() plays the rounds: "compiled" or "numpy"
-        self.kernel_records: list[dict] | None = None  # the compiled engine's round records, in flat buffers
+        self.kernel_records: dict | None = None  # the compiled engine's round records, in one flat buffer
         self.game = game
         self.prefs = prefs
         self.draws = draws
@@ -252,11 +252,8 @@ class NegotiationModel(mesa.Model):
                     "run": np.concatenate([r["runs"] for r in records]),
                     **{key: np.concatenate([r[key] for r in records])
                        for key in ("text", "line", *self.datacollector.agent_reporters)}}
-        if not self.kernel_records:
-            return None
-        if len(self.kernel_records) == 1:  # the kernel's buffers as they are (one segment of rounds)
-            return dict(self.kernel_records[0])
-        return {key: np.concatenate([part[key] for part in self.kernel_records]) for key in self.kernel_records[0]}
+        # The kernels' buffer as it is.
+        return dict(self.kernel_records) if len(self.kernel_records["run"]) else None
 
     def round_records(self) -> list[dict]:
         """Per collected round: run indices, the text, and (runs, actors) arrays of each agent reporter."""

@@ -278,7 +278,7 @@ def run_compiled(model) -> bool:
         actor.aspiration, actor.utility = s.aspiration[:, a].copy(), s.utility[:, a].copy()
         actor.previous_utility, actor.accepted = s.previous_utility[:, a].copy(), s.accepted[:, a].copy()
         actor.stalled = s.stalled[:, a].copy()
-    model.kernel_records = [{name: getattr(kept, name)[:filled] for name in Records._fields[1:]}] if filled else []
+    model.kernel_records = {name: getattr(kept, name)[:filled] for name in Records._fields[1:]}
     return True
 
 
