@@ -155,7 +155,8 @@ def open_executor(workers: int | None, dask: str | None, threads: bool = False) 
     if dask is not None:
         from sim.jobs.cluster import dask_executor
 
-        with short_gil_turns() if threads else nullcontext(), dask_executor(dask, workers, threads=threads) as executor:
+        in_process = threads and dask == "local"  # a remote cluster's workers run elsewhere
+        with short_gil_turns() if in_process else nullcontext(), dask_executor(dask, workers, threads=threads) as executor:
             yield executor
         return
     workers = workers or os.cpu_count() or 1
