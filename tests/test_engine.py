@@ -125,6 +125,26 @@ def test_the_round_records_buffer_grows_without_losing_a_row(monkeypatch, protoc
 
 @needs_numba
 @pytest.mark.parametrize("protocol", COMPILED)
+def test_runs_played_block_by_block_give_the_numpy_engines_tables_and_rounds(monkeypatch, protocol):
+    from sim.model.kernel import engine as kernel_engine
+    from sim.model.kernel.mediated import PLAY_BLOCK
+
+    game = _game(f"alaska_2025.yaml/{protocol}")
+    runs = 2 * PLAY_BLOCK + 7  # two whole blocks and a short one
+    numpy_model, expected = simulate(game, "numpy", runs=runs, rounds=True)
+    monkeypatch.setattr(kernel_engine, "SEGMENT", 3)  # several kernel calls, each block by block
+    model, tables = simulate(game, "compiled", runs=runs, rounds=True)
+    for table in ("runs", "rounds"):
+        assert not _same(tables[table], expected[table]), table
+    assert model.steps == numpy_model.steps
+    by_engine = [m.round_records() for m in (model, numpy_model)]
+    assert [r["round"] for r in by_engine[0]] == [r["round"] for r in by_engine[1]]
+    for ours, theirs in zip(*by_engine):
+        assert np.array_equal(ours["runs"], theirs["runs"]) and np.array_equal(ours["text"], theirs["text"])
+
+
+@needs_numba
+@pytest.mark.parametrize("protocol", COMPILED)
 @pytest.mark.parametrize("sets", [
     ("actors.russia.strategy.kind=tit_for_tat", "actors.ukraine.strategy.kind=hardliner"),
     ("actors.russia.strategy.kind=hardliner", "actors.russia.strategy.floor=0.4", "actors.united_states.strategy.kind=conceder"),

@@ -242,8 +242,9 @@ class NegotiationModel(mesa.Model):
             self.running = False
 
     def flat_records(self) -> dict[str, np.ndarray] | None:
-        """Every collected (run, round) row at once, in round order then run order: `round`, `run`, `text`
-        (N, I), `line` (N, T, P) and (N, A) arrays of each agent reporter; None if nothing was collected."""
+        """Every collected (run, round) row at once, each run's rows in round order: `round`, `run`, `text`
+        (N, I), `line` (N, T, P) and (N, A) arrays of each agent reporter; None if nothing was collected.
+        (The numpy engine's come round by round, the kernels' block of runs by block of runs.)"""
         if self.kernel_records is None:
             records = self.round_records()
             if not records:
@@ -261,6 +262,8 @@ class NegotiationModel(mesa.Model):
             flat = self.flat_records()
             if flat is None:
                 return []
+            by_round = np.argsort(flat["round"], kind="stable")  # each round's runs stay in order
+            flat = {key: rows[by_round] for key, rows in flat.items()}
             cuts = np.flatnonzero(np.diff(flat["round"])) + 1
             return [{"round": int(flat["round"][rows[0]]), "runs": flat["run"][rows],
                      **{key: flat[key][rows] for key in flat if key not in ("round", "run")}}

@@ -135,10 +135,16 @@ def suspend(g, s, r, k, state):
 
 @part
 def open_round(s, k):
-    """The start of round k after the war: paused talks whose pause is over resume, paused rounds are
-    counted; returns how many runs are at the table."""
+    """open_round_in for every run."""
+    return open_round_in(s, k, 0, len(s.status))
+
+
+@jit
+def open_round_in(s, k, r0, r1):
+    """The start of round k after the war for runs r0 .. r1 - 1: paused talks whose pause is over resume,
+    paused rounds are counted; returns how many of them are at the table."""
     active = 0
-    for r in range(len(s.status)):
+    for r in range(r0, r1):
         if s.status[r] == SUSPENDED and s.resume_round[r] <= k:
             s.status[r] = ACTIVE
             s.stalled[r, :] = 0
@@ -152,7 +158,13 @@ def open_round(s, k):
 @part
 def any_open(s):
     """Whether some run is at the table or paused."""
-    for r in range(len(s.status)):
+    return any_open_in(s, 0, len(s.status))
+
+
+@jit
+def any_open_in(s, r0, r1):
+    """Whether one of runs r0 .. r1 - 1 is at the table or paused."""
+    for r in range(r0, r1):
         if s.status[r] == ACTIVE or s.status[r] == SUSPENDED:
             return True
     return False
@@ -160,10 +172,16 @@ def any_open(s):
 
 @part
 def close_horizon(s, k, max_rounds):
-    """After round k: at the horizon, runs still open end as open or suspended."""
+    """close_horizon_in for every run."""
+    close_horizon_in(s, k, max_rounds, 0, len(s.status))
+
+
+@jit
+def close_horizon_in(s, k, max_rounds, r0, r1):
+    """After round k: at the horizon, runs r0 .. r1 - 1 still open end as open or suspended."""
     if k + 1 < max_rounds:
         return
-    for r in range(len(s.status)):
+    for r in range(r0, r1):
         if s.status[r] == ACTIVE:
             s.status[r] = OPEN_AT_HORIZON
             s.end_round[r] = max_rounds - 1

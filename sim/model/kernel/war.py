@@ -144,24 +144,36 @@ def war_values(g, w, line, drift, base, weights, deltas, out, work):
 @part
 def war_runs(mode, g, w, s, k, runs, work, todo):
     """With mode REFRESH, WarState.refresh for each of `runs` (after a scheduled event); else the war's
-    step before round k (WarState.advance, then refresh) for every run still talking, none before
-    the first round. `todo` (R,) is work space.
+    step before round k for every run still talking (war_block over all runs). `todo` (R,) is work space."""
+    if mode == REFRESH:
+        _refresh(g, w, s, runs, len(runs), work)
+    else:
+        war_block(g, w, s, k, 0, len(s.status), work, todo)
+
+
+@jit
+def war_block(g, w, s, k, r0, r1, work, todo):
+    """The war's step before round k (WarState.advance, then refresh) for every run of r0 .. r1 - 1 still
+    talking, none before the first round. `todo` (R,) is work space."""
+    if not (w.on and k > 0):
+        return
+    n = np.int64(0)  # not a literal 0, for which _refresh would be compiled once more
+    for r in range(r0, r1):
+        if s.status[r] == ACTIVE or s.status[r] == SUSPENDED:
+            advance(w, r, s, work)
+            todo[n] = r
+            n += 1
+    _refresh(g, w, s, todo, n, work)
+
+
+@jit
+def _refresh(g, w, s, chosen, n, work):
+    """WarState.refresh for each of chosen[:n].
 
     Runs share nothing but scratch space, so each step is taken for all of them in turn, and the
     war values are computed in one call for all: neither the call nor the code is repeated per run.
     Only the line-tied options' values change: every other value stays the base value it was
     sampled at (nothing else writes prefs.values once the war has started)."""
-    n = len(runs)
-    if mode != REFRESH:
-        if not (w.on and k > 0):
-            return
-        n = np.int64(0)  # not a literal 0, for which the part would be compiled once more
-        for r in range(len(s.status)):
-            if s.status[r] == ACTIVE or s.status[r] == SUSPENDED:
-                advance(w, r, s, work)
-                todo[n] = r
-                n += 1
-    chosen = runs if mode == REFRESH else todo
     for i in range(n):
         r = chosen[i]
         base = s.base_values[r]
