@@ -122,6 +122,32 @@ def test_walkouts_pause_and_talks_resume(alaska, alaska_runs):
     assert len(resumed) > 0
 
 
+#: Short patience and pauses, and strategies whose concessions depend on the path: many pauses, some of
+#: them while every other open run of a small chunk is paused too.
+PAUSING = ("protocol.talks.resume_probability=1.0", "protocol.patience_days=14", "protocol.talks.pause_days=20",
+           "actors.russia.strategy.kind=tit_for_tat", "actors.ukraine.strategy.kind=tit_for_tat")
+
+
+@pytest.mark.parametrize("engine", ["numpy", "compiled"])
+@pytest.mark.parametrize("protocol", ["mediated", "alternating"])
+def test_a_paused_run_plays_alone_as_in_any_chunk(engine, protocol):
+    # A paused run's actors used to concede and answer only in rounds where another run of its chunk
+    # was at the table: alone, run 1 of seed 5 agreed; among 200 it stayed open. So a run's outcome
+    # depended on the chunking, and with it on the number of workers.
+    from sim.jobs import scenario_with_sets
+    from sim.model.kernel import numba_available
+
+    if engine == "compiled" and not numba_available():
+        pytest.skip("numba (the `fast` extra) is not installed")
+    game = scenario_with_sets(str(ALASKA), (f"protocol.kind={protocol}", *PAUSING))[1]
+    batch = simulate_chunk(game, ChunkSpec(5, 0, (0, 120), False), engine=engine)["runs"]
+    paused = [k for k, n in enumerate(batch.column("suspensions").to_pylist()) if n > 0]
+    assert len(paused) >= 2
+    for k in paused[:6]:
+        alone = simulate_chunk(game, ChunkSpec(5, 0, (k, k + 1), False), engine=engine)["runs"]
+        assert alone.to_pylist() == batch.slice(k, 1).to_pylist(), k
+
+
 def test_breakdown_only_by_an_explicit_event(alaska_with_breakdown, alaska):
     path = alaska_with_breakdown
     game = compile_scenario(load_scenario(path).scenario)

@@ -226,12 +226,14 @@ class NegotiationModel(mesa.Model):
             self.war.advance()
         self.resume()
         self.paused_rounds += self.status == SUSPENDED
-        was_active = self.active.copy()
-        if was_active.any():  # in a round where every run's talks are paused, nobody answers anything
-            self.protocol.round(self)
-            if self.collect_rounds:
-                self._recorded = np.flatnonzero(was_active)
-                self.datacollector.collect(self)
+        at_table = np.flatnonzero(self.active)
+        # Every open run plays the round, paused ones too (their actors concede and answer; nothing closes
+        # for them), whether or not another run of the chunk is at the table: a run's course must not
+        # depend on which runs share its chunk, and so on how many workers split the job.
+        self.protocol.round(self)
+        if self.collect_rounds and at_table.size:
+            self._recorded = at_table
+            self.datacollector.collect(self)
         self.round += 1
         if self.round >= self.max_rounds:
             self.finish(self.active, OPEN_AT_HORIZON)

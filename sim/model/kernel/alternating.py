@@ -272,31 +272,31 @@ def play_alternating(mode, runs, k0, k1, max_rounds, g, s, wr, y, b, w, n_record
         if not any_open(s):
             return k, n_records, False
         war_runs(mode, g, wr, s, k, runs, w.war, w.todo)
-        if open_round(s, k) > 0:
-            p = y.order[k % len(y.order)]
-            y.played[k] = True
-            for r in range(len(s.status)):
-                status = s.status[r]
-                if status != ACTIVE and status != SUSPENDED:
-                    continue
-                for a in range(n_actors):
-                    concede(g, s, r, k, a, y.seen[r, a], y.seen_before[r, a])
-                    if y.planned[a]:
-                        s.aspiration[r, a] = y.plan_aspiration[r, k, a]
-                if status == ACTIVE:
-                    if y.planned[p] and y.plan_agree[r, k]:
-                        copy1(s.text[r], y.plan_deal[r, k])
-                    else:
-                        offer(g, s, y, w, r, k, p, s.text[r])
-                copy1(s.tabled[r], s.text[r])
-                utilities(g, s, r, s.text[r], utility, w.issues)
-                _answer_offer(g, s, y, r, k, p, utility)
-                if status != ACTIVE:
-                    s.blocked[r] = 0
-                    continue
-                close(g, s, r, k, w.flags, w.state)
-                n_records = record(s, b, r, k, n_records)
-            y.has_last[p] = True
+        open_round(s, k)
+        p = y.order[k % len(y.order)]
+        y.played[k] = True
+        for r in range(len(s.status)):
+            status = s.status[r]
+            if status != ACTIVE and status != SUSPENDED:
+                continue
+            for a in range(n_actors):
+                concede(g, s, r, k, a, y.seen[r, a], y.seen_before[r, a])
+                if y.planned[a]:
+                    s.aspiration[r, a] = y.plan_aspiration[r, k, a]
+            if status == ACTIVE:
+                if y.planned[p] and y.plan_agree[r, k]:
+                    copy1(s.text[r], y.plan_deal[r, k])
+                else:
+                    offer(g, s, y, w, r, k, p, s.text[r])
+            copy1(s.tabled[r], s.text[r])
+            utilities(g, s, r, s.text[r], utility, w.issues)
+            _answer_offer(g, s, y, r, k, p, utility)
+            if status != ACTIVE:
+                s.blocked[r] = 0
+                continue
+            close(g, s, r, k, w.flags, w.state)
+            n_records = record(s, b, r, k, n_records)
+        y.has_last[p] = True
         close_horizon(s, k, max_rounds)
         if not any_open(s):
             return k + 1, n_records, False

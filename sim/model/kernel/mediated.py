@@ -68,31 +68,31 @@ def _play_block(r0, r1, k0, k1, max_rounds, g, s, wr, m, b, w, n_records):
         if not any_open_in(s, r0, r1):
             return k, n_records, False
         war_block(g, wr, s, k, r0, r1, w.war, w.todo)
-        if open_round_in(s, k, r0, r1) > 0:
-            n_todo = np.int64(0)  # not a literal 0, for which rewrite would be compiled once more
-            for r in range(r0, r1):
-                status = s.status[r]
-                if status != ACTIVE and status != SUSPENDED:
-                    continue
-                copy1(s.tabled[r], s.text[r])
-                for a in range(n_actors):
-                    concede(g, s, r, k, a, s.utility[r, a], s.previous_utility[r, a])
-                run_utilities(g, s, r, s.text[r], text_utility, w.issues)
-                for a in range(n_actors):
-                    answer(g, s, r, a, text_utility[a])
-                if status != ACTIVE:
-                    s.blocked[r] = 0
-                    continue
-                close(g, s, r, k, w.flags, w.state)
-                n_records = record(s, b, r, k, n_records)
-                if s.status[r] == ACTIVE:
-                    _reweight(m, g, s, r, w, text_utility)
-                    w.todo[n_todo] = r
-                    n_todo += 1
-                    if n_todo == REWRITE_BLOCK:
-                        rewrite(m, g, s, w, w.todo, n_todo)
-                        n_todo = np.int64(0)
-            rewrite(m, g, s, w, w.todo, n_todo)
+        open_round_in(s, k, r0, r1)
+        n_todo = np.int64(0)  # not a literal 0, for which rewrite would be compiled once more
+        for r in range(r0, r1):
+            status = s.status[r]
+            if status != ACTIVE and status != SUSPENDED:
+                continue
+            copy1(s.tabled[r], s.text[r])
+            for a in range(n_actors):
+                concede(g, s, r, k, a, s.utility[r, a], s.previous_utility[r, a])
+            run_utilities(g, s, r, s.text[r], text_utility, w.issues)
+            for a in range(n_actors):
+                answer(g, s, r, a, text_utility[a])
+            if status != ACTIVE:
+                s.blocked[r] = 0
+                continue
+            close(g, s, r, k, w.flags, w.state)
+            n_records = record(s, b, r, k, n_records)
+            if s.status[r] == ACTIVE:
+                _reweight(m, g, s, r, w, text_utility)
+                w.todo[n_todo] = r
+                n_todo += 1
+                if n_todo == REWRITE_BLOCK:
+                    rewrite(m, g, s, w, w.todo, n_todo)
+                    n_todo = np.int64(0)
+        rewrite(m, g, s, w, w.todo, n_todo)
         close_horizon_in(s, k, max_rounds, r0, r1)
         if not any_open_in(s, r0, r1):
             return k + 1, n_records, False

@@ -136,23 +136,19 @@ def suspend(g, s, r, k, state):
 @part
 def open_round(s, k):
     """open_round_in for every run."""
-    return open_round_in(s, k, 0, len(s.status))
+    open_round_in(s, k, 0, len(s.status))
 
 
 @jit
 def open_round_in(s, k, r0, r1):
     """The start of round k after the war for runs r0 .. r1 - 1: paused talks whose pause is over resume,
-    paused rounds are counted; returns how many of them are at the table."""
-    active = 0
+    paused rounds are counted."""
     for r in range(r0, r1):
         if s.status[r] == SUSPENDED and s.resume_round[r] <= k:
             s.status[r] = ACTIVE
             s.stalled[r, :] = 0
         if s.status[r] == SUSPENDED:
             s.paused_rounds[r] += 1
-        if s.status[r] == ACTIVE:
-            active += 1
-    return active
 
 
 @part
