@@ -127,7 +127,7 @@ def test_the_round_records_buffer_grows_without_losing_a_row(monkeypatch, protoc
 @pytest.mark.parametrize("protocol", COMPILED)
 def test_runs_played_block_by_block_give_the_numpy_engines_tables_and_rounds(monkeypatch, protocol):
     from sim.model.kernel import engine as kernel_engine
-    from sim.model.kernel.mediated import PLAY_BLOCK
+    from sim.model.kernel.rounds import PLAY_BLOCK
 
     game = _game(f"alaska_2025.yaml/{protocol}")
     runs = 2 * PLAY_BLOCK + 7  # two whole blocks and a short one

@@ -16,6 +16,7 @@ from sim.model.kernel import jit, kernel, part
 from sim.model.kernel.maximin import SWEEPS, TOL, _lowest, _margins, maximin, utility_of
 from sim.model.kernel.numeric import clip, copy1, fmin, uix
 from sim.model.kernel.rounds import (
+    PLAY_BLOCK,
     REFRESH,
     answer,
     any_open,
@@ -26,7 +27,7 @@ from sim.model.kernel.rounds import (
     record,
     utilities,
 )
-from sim.model.kernel.war import war_runs
+from sim.model.kernel.war import war_block, war_runs
 from sim.model.status import ACTIVE, SUSPENDED
 
 #: What proposer p believes in one run, and the work space of its search (see sim.model.kernel.maximin).
@@ -238,16 +239,17 @@ def offer(g, s, y, w, r, k, p, deal):
 
 
 @jit
-def _answer_offer(g, s, y, r, k, p, utility):
+def _answer_offer(g, s, y, r, k, p, utility, offered_before):
     """Everyone answers the offer on the table in run r (the proposer accepts its own); the stalled
-    counts and the record of what the others have offered follow Alternating.round."""
+    counts and the record of what the others have offered follow Alternating.round (`offered_before`:
+    whether p has tabled an offer in an earlier round)."""
     n_actors = len(utility)
     stalled = s.stalled[r, p]
     for a in range(n_actors):
         answer(g, s, r, a, utility[a] * y.scales[k, a])
     s.accepted[r, p] = True
     s.stalled[r, p] = stalled
-    if y.has_last[p]:
+    if offered_before:
         for a in range(n_actors):
             if a != p and utility[a] > y.last_from[p, r, a] + 1e-9:
                 s.stalled[r, a] = 0
@@ -258,24 +260,30 @@ def _answer_offer(g, s, y, r, k, p, utility):
             y.seen[r, a] = utility[a]
 
 
-@kernel
-def play_alternating(mode, runs, k0, k1, max_rounds, g, s, wr, y, b, w, n_records):
-    """Rounds k0 .. k1 - 1 of alternating offers for every run; returns (next round, records, running).
+@jit
+def _offered_before(y, p, k0, k):
+    """Whether proposer p tabled an offer before round k, this kernel call starting at round k0: every
+    round in which some run was open was played, and a run open at round k was open in all before it."""
+    offered = y.has_last[p]
+    for t in range(k0, k):
+        offered = offered or y.order[t % len(y.order)] == p
+    return offered
 
-    With mode REFRESH it refreshes the war values of `runs` instead."""
-    if mode == REFRESH:
-        war_runs(mode, g, wr, s, k0, runs, w.war, w.todo)
-        return k0, n_records, True
+
+@jit
+def _play_block(r0, r1, k0, k1, max_rounds, g, s, wr, y, b, w, n_records):
+    """Rounds k0 .. k1 - 1 of alternating offers for runs r0 .. r1 - 1; returns (next round, records, running)."""
     n_actors = s.weights.shape[1]
     utility = w.utility
     for k in range(k0, k1):
-        if not any_open(s):
+        if not any_open(s, r0, r1):
             return k, n_records, False
-        war_runs(mode, g, wr, s, k, runs, w.war, w.todo)
-        open_round(s, k)
+        war_block(g, wr, s, k, r0, r1, w.war, w.todo)
+        open_round(s, k, r0, r1)
         p = y.order[k % len(y.order)]
         y.played[k] = True
-        for r in range(len(s.status)):
+        offered_before = _offered_before(y, p, k0, k)
+        for r in range(r0, r1):
             status = s.status[r]
             if status != ACTIVE and status != SUSPENDED:
                 continue
@@ -290,14 +298,35 @@ def play_alternating(mode, runs, k0, k1, max_rounds, g, s, wr, y, b, w, n_record
                     offer(g, s, y, w, r, k, p, s.text[r])
             copy1(s.tabled[r], s.text[r])
             utilities(g, s, r, s.text[r], utility, w.issues)
-            _answer_offer(g, s, y, r, k, p, utility)
+            _answer_offer(g, s, y, r, k, p, utility, offered_before)
             if status != ACTIVE:
                 s.blocked[r] = 0
                 continue
             close(g, s, r, k, w.flags, w.state)
             n_records = record(s, b, r, k, n_records)
-        y.has_last[p] = True
-        close_horizon(s, k, max_rounds)
-        if not any_open(s):
+        close_horizon(s, k, max_rounds, r0, r1)
+        if not any_open(s, r0, r1):
             return k + 1, n_records, False
     return k1, n_records, True
+
+
+@kernel
+def play_alternating(mode, runs, k0, k1, max_rounds, g, s, wr, y, b, w, n_records):
+    """Rounds k0 .. k1 - 1 of alternating offers for every run; returns (next round, records, running).
+
+    The runs are played PLAY_BLOCK at a time through all of the call's rounds, as in
+    sim.model.kernel.mediated.play_mediated. With mode REFRESH it refreshes the war values of `runs` instead."""
+    if mode == REFRESH:
+        war_runs(mode, g, wr, s, k0, runs, w.war, w.todo)
+        return k0, n_records, True
+    end, running = k0, False
+    for r0 in range(0, len(s.status), PLAY_BLOCK):
+        r1 = min(r0 + PLAY_BLOCK, len(s.status))
+        k, n_records, more = _play_block(r0, r1, k0, k1, max_rounds, g, s, wr, y, b, w, n_records)
+        end = max(end, k)
+        running = running or more
+    # Who has offered: read by the blocks above as it stood when the call began (_offered_before).
+    for t in range(k0, end):
+        if y.played[t]:
+            y.has_last[y.order[t % len(y.order)]] = True
+    return end, n_records, running

@@ -12,14 +12,15 @@ from sim.model.kernel import jit, kernel
 from sim.model.kernel.mediator import rewrite, run_utilities
 from sim.model.kernel.numeric import consent_needed, copy1, fmax, npsum
 from sim.model.kernel.rounds import (
+    PLAY_BLOCK,
     REFRESH,
     REWRITE,
     answer,
-    any_open_in,
+    any_open,
     close,
-    close_horizon_in,
+    close_horizon,
     concede,
-    open_round_in,
+    open_round,
     record,
 )
 from sim.model.kernel.war import war_block, war_runs
@@ -30,9 +31,6 @@ from sim.model.status import ACTIVE, SUSPENDED
 #: one per run, spares the calls, and a block small enough that its runs' arrays are still in the
 #: cache from answering spares the reads (one call for all runs would read them all again).
 REWRITE_BLOCK = 32
-#: Runs played together through a kernel call's rounds: few enough that their arrays (about 4 kB a
-#: run) stay in the core's cache from one round to the next, where a whole chunk's would not.
-PLAY_BLOCK = 128
 
 
 @jit
@@ -65,10 +63,10 @@ def _play_block(r0, r1, k0, k1, max_rounds, g, s, wr, m, b, w, n_records):
     n_actors = s.weights.shape[1]
     text_utility = w.utility
     for k in range(k0, k1):
-        if not any_open_in(s, r0, r1):
+        if not any_open(s, r0, r1):
             return k, n_records, False
         war_block(g, wr, s, k, r0, r1, w.war, w.todo)
-        open_round_in(s, k, r0, r1)
+        open_round(s, k, r0, r1)
         n_todo = np.int64(0)  # not a literal 0, for which rewrite would be compiled once more
         for r in range(r0, r1):
             status = s.status[r]
@@ -93,8 +91,8 @@ def _play_block(r0, r1, k0, k1, max_rounds, g, s, wr, m, b, w, n_records):
                     rewrite(m, g, s, w, w.todo, n_todo)
                     n_todo = np.int64(0)
         rewrite(m, g, s, w, w.todo, n_todo)
-        close_horizon_in(s, k, max_rounds, r0, r1)
-        if not any_open_in(s, r0, r1):
+        close_horizon(s, k, max_rounds, r0, r1)
+        if not any_open(s, r0, r1):
             return k + 1, n_records, False
     return k1, n_records, True
 

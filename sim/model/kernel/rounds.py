@@ -40,6 +40,9 @@ NEVER = np.iinfo(np.int64).max
 #: opening text), or refresh some runs' war values (after a scheduled event). One kernel does all
 #: three so that the code they share is compiled once.
 PLAY, REWRITE, REFRESH = 0, 1, 2
+#: Runs played together through a kernel call's rounds: few enough that their arrays (about 4 kB a
+#: run) stay in the core's cache from one round to the next, where a whole chunk's would not.
+PLAY_BLOCK = 128
 
 
 @jit
@@ -133,14 +136,8 @@ def suspend(g, s, r, k, state):
     s.suspensions[r] += 1
 
 
-@part
-def open_round(s, k):
-    """open_round_in for every run."""
-    open_round_in(s, k, 0, len(s.status))
-
-
 @jit
-def open_round_in(s, k, r0, r1):
+def open_round(s, k, r0, r1):
     """The start of round k after the war for runs r0 .. r1 - 1: paused talks whose pause is over resume,
     paused rounds are counted."""
     for r in range(r0, r1):
@@ -151,14 +148,8 @@ def open_round_in(s, k, r0, r1):
             s.paused_rounds[r] += 1
 
 
-@part
-def any_open(s):
-    """Whether some run is at the table or paused."""
-    return any_open_in(s, 0, len(s.status))
-
-
 @jit
-def any_open_in(s, r0, r1):
+def any_open(s, r0, r1):
     """Whether one of runs r0 .. r1 - 1 is at the table or paused."""
     for r in range(r0, r1):
         if s.status[r] == ACTIVE or s.status[r] == SUSPENDED:
@@ -166,14 +157,8 @@ def any_open_in(s, r0, r1):
     return False
 
 
-@part
-def close_horizon(s, k, max_rounds):
-    """close_horizon_in for every run."""
-    close_horizon_in(s, k, max_rounds, 0, len(s.status))
-
-
 @jit
-def close_horizon_in(s, k, max_rounds, r0, r1):
+def close_horizon(s, k, max_rounds, r0, r1):
     """After round k: at the horizon, runs r0 .. r1 - 1 still open end as open or suspended."""
     if k + 1 < max_rounds:
         return
