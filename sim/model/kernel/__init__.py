@@ -13,7 +13,7 @@ plug-in protocol or strategy play on the numpy engine whichever engine is asked 
 Which engine runs: `engine=` on the model, else the environment variable NEGSIM_ENGINE
 (`compiled` or `numpy`; `--engine` on the CLI sets it), else the compiled engine where its
 kernels have been built on this machine (sim.jobs.kernels; `./dev.sh` does it), else numpy.
-Compiling happens ahead of time (about 40 s), never in the middle of a user's run.
+Compiling happens ahead of time (one to two minutes on 2 cores), never in the middle of a user's run.
 """
 
 from __future__ import annotations
