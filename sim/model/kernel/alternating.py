@@ -27,7 +27,7 @@ from sim.model.kernel.rounds import (
     record,
     utilities,
 )
-from sim.model.kernel.war import war_block, war_runs
+from sim.model.kernel.war import war_block, war_refresh
 from sim.model.status import ACTIVE, SUSPENDED
 
 #: What proposer p believes in one run, and the work space of its search (see sim.model.kernel.maximin).
@@ -317,7 +317,7 @@ def play_alternating(mode, runs, k0, k1, max_rounds, g, s, wr, y, b, w, n_record
     The runs are played PLAY_BLOCK at a time through all of the call's rounds, as in
     sim.model.kernel.mediated.play_mediated. With mode REFRESH it refreshes the war values of `runs` instead."""
     if mode == REFRESH:
-        war_runs(mode, g, wr, s, k0, runs, w.war, w.todo)
+        war_refresh(g, wr, s, runs, w.war)
         return k0, n_records, True
     end, running = k0, False
     for r0 in range(0, len(s.status), PLAY_BLOCK):

@@ -23,7 +23,7 @@ from sim.model.kernel.rounds import (
     open_round,
     record,
 )
-from sim.model.kernel.war import war_block, war_runs
+from sim.model.kernel.war import war_block, war_refresh
 from sim.model.status import ACTIVE, SUSPENDED
 
 #: Runs rewritten per call of `rewrite` in a round. The runs share nothing but scratch space, so
@@ -109,7 +109,7 @@ def play_mediated(mode, runs, k0, k1, max_rounds, g, s, wr, m, b, w, n_records):
         rewrite(m, g, s, w, runs, len(runs))
         return k0, n_records, True
     if mode == REFRESH:
-        war_runs(mode, g, wr, s, k0, runs, w.war, w.todo)
+        war_refresh(g, wr, s, runs, w.war)
         return k0, n_records, True
     end, running = k0, False
     for r0 in range(0, len(s.status), PLAY_BLOCK):

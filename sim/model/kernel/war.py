@@ -12,7 +12,6 @@ import numpy as np
 from sim.model.kernel import jit, kernel, part
 from sim.model.kernel.numeric import clip, copy2, deal_utilities, fmax, npsum
 from sim.model.kernel.rng import next_normal
-from sim.model.kernel.rounds import REFRESH
 from sim.model.status import ACTIVE, SUSPENDED
 
 
@@ -120,7 +119,7 @@ def war_values_of(g, w, line, drift, base, weights, deltas, out, work, runs, n):
 
 @jit
 def advance(w, r, s, work):
-    """WarState.advance for run r up to its refresh (war_runs does that): one round's drift and noise
+    """WarState.advance for run r up to its refresh (war_block does that): one round's drift and noise
     move the line, costs accrue."""
     n_regions = s.line.shape[1]
     amount = work.amount
@@ -142,13 +141,9 @@ def war_values(g, w, line, drift, base, weights, deltas, out, work):
 
 
 @part
-def war_runs(mode, g, w, s, k, runs, work, todo):
-    """With mode REFRESH, WarState.refresh for each of `runs` (after a scheduled event); else the war's
-    step before round k for every run still talking (war_block over all runs). `todo` (R,) is work space."""
-    if mode == REFRESH:
-        _refresh(g, w, s, runs, len(runs), work)
-    else:
-        war_block(g, w, s, k, 0, len(s.status), work, todo)
+def war_refresh(g, w, s, runs, work):
+    """WarState.refresh for each of `runs` (after a scheduled event)."""
+    _refresh(g, w, s, runs, len(runs), work)
 
 
 @jit
