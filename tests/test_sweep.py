@@ -349,6 +349,18 @@ def test_a_finished_chunks_cyclic_garbage_is_freed_at_its_end():
             gc.enable()
 
 
+def test_free_memory_goes_back_to_the_system_once_a_jobs_chunks_are_done(tmp_path, monkeypatch):
+    # Trimming after every chunk made the next chunk fault the same pages in again (a seventh of a
+    # million-run job's CPU): the allocators keep them until the job's chunks are all done.
+    trims, chunks_done = [], []
+    monkeypatch.setattr(sim.jobs.chunks, "_malloc_trim", lambda: lambda pad: trims.append(len(chunks_done)))
+    work = sim.jobs.chunks._work
+    monkeypatch.setattr(sim.jobs.chunks, "_work", lambda task: chunks_done.append(task.chunk_id) or work(task))
+    spec = JobSpec(scenario=str(TINY), grids=(GRID,), samples=(), runs=4, seed=3, chunk_size=2)
+    run_job(spec, out=tmp_path / "s", executor=ExecutorSpec(1), progress=False)
+    assert len(chunks_done) == 6 and trims == [6]
+
+
 def test_merge_is_sorted_and_refuses_overlapping_chunks(tmp_path):
     folder = ResultsFolder.create(tmp_path / "m")
 
