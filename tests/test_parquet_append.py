@@ -48,6 +48,15 @@ def write_chunks(tmp_path, tables: list[pa.Table]) -> ResultsFolder:
     return folder
 
 
+def test_row_groups_record_statistics_of_the_keys_alone(tmp_path):
+    # The merge and the explorer's reads by run rely on the keys' statistics; the others' cost time.
+    folder = write_chunks(tmp_path, [rounds_chunk(0, range(3, 9), np.random.default_rng(1))])
+    group = pq.ParquetFile(folder.chunk_file("rounds", 0)).metadata.row_group(0)
+    recorded = {group.column(i).path_in_schema: group.column(i).statistics for i in range(group.num_columns)}
+    assert {name for name, stats in recorded.items() if stats is not None and stats.has_min_max} == set(KEYS)
+    assert (recorded["run"].min, recorded["run"].max) == (3, 8)
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sizes=st.lists(st.integers(0, 40), min_size=1, max_size=6), points=st.integers(1, 3), seed=st.integers(0, 99))
 def test_appended_chunks_read_back_as_the_chunks_in_order(tmp_path_factory, sizes, points, seed):
