@@ -12,7 +12,9 @@ What it measures, on one core (one process, no pool), for the Alaska scenario:
      size `negsim run` picks for the job on one worker;
   3. the same for alternating offers;
   4. the compiled engine in two threads against one (the kernels release the GIL), in negsim's own
-     thread pool (sim.jobs.executors).
+     thread pool (sim.jobs.executors), and in two processes against one thread: two processes share
+     no GIL, so their ratio is the most two cores of this machine give the job (shared caches and
+     memory bandwidth make it less than 2).
 Each rate is the median of `--repeat` timings, old and new taken in turn so that a busy machine
 weighs on both alike; wall time and the process's CPU time are both reported (CPU time is the
 steadier on a shared machine). Targets (issue 16): mediated >= 8x, alternating >= 20x.
@@ -84,15 +86,45 @@ def engines(protocol: str, runs: dict[str, int], chunk: int, repeat: int) -> lis
     return rows
 
 
+def _share(game, specs, barrier, done) -> None:
+    """One of the two processes of `threads`' ceiling: play its chunks once both are ready."""
+    from sim.simulate import simulate_chunk
+
+    barrier.wait()
+    for spec in specs:
+        simulate_chunk(game, spec, engine="compiled")
+    done.put(None)
+
+
+def _two_processes(game, specs) -> float:
+    """Seconds two forked processes take to play the chunks between them (half each), started together."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")  # the children inherit the loaded kernels
+    barrier, done = ctx.Barrier(3), ctx.Queue()
+    children = [ctx.Process(target=_share, args=(game, specs[k::2], barrier, done)) for k in (0, 1)]
+    for child in children:
+        child.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for _ in children:
+        done.get()
+    seconds = time.perf_counter() - start
+    for child in children:
+        child.join()
+    return seconds
+
+
 def threads(runs: int, chunk: int, repeat: int) -> list[dict]:
     """The compiled mediated engine on two threads against one (kernels release the GIL), in negsim's own
-    local backend: its thread pool (with its short turns at the GIL), or on one worker this thread."""
+    local backend: its thread pool (with its short turns at the GIL), or on one worker this thread. Beside
+    it, the same chunks in two processes, which share no GIL: what two cores of this machine give."""
     from sim.jobs.executors import ExecutorSpec
     from sim.simulate import simulate_chunk
 
     game = _game("mediated")
     specs = _chunks(runs, chunk)
-    times: dict[int, list[float]] = {1: [], 2: []}
+    times: dict[object, list[float]] = {1: [], 2: [], "processes": []}
 
     def work(spec):
         return simulate_chunk(game, spec, engine="compiled")
@@ -102,11 +134,14 @@ def threads(runs: int, chunk: int, repeat: int) -> list[dict]:
             with ExecutorSpec(n, threads=True).open() as pool:
                 run = (lambda: [work(s) for s in specs]) if pool is None else (lambda pool=pool: list(pool.map(work, specs)))
                 times[n].append(_timed(run)[0])
-    one, two = (runs / statistics.median(times[n]) for n in (1, 2))
+        times["processes"].append(_two_processes(game, specs))
+    one, two, apart = (runs / statistics.median(times[n]) for n in (1, 2, "processes"))
     return [{"benchmark": "mediated, compiled: 2 threads", "value": two, "unit": "runs/s",
              "detail": f"{runs:,} runs in chunks of {chunk}; 1 thread: {one:,.0f} runs/s"},
             {"benchmark": "mediated, compiled: 2 threads / 1", "value": two / one, "unit": "x",
-             "detail": "the Python around each kernel (draws, tables) still holds the GIL"}]
+             "detail": "target >= 1.8x; the Python around each kernel (draws, tables) holds the GIL"},
+            {"benchmark": "mediated, compiled: 2 processes / 1 thread", "value": apart / one, "unit": "x",
+             "detail": f"{apart:,.0f} runs/s: no GIL between them, so what two cores give this job here"}]
 
 
 def main() -> int:
