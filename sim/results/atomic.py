@@ -18,20 +18,21 @@ from sim.errors import Problem, UserError
 TEMPORARY = ".*.tmp"  # glob of the temporary siblings below; a process killed mid-write leaves one
 
 
-#: The columns whose smallest and largest values each row group records: the keys readers select rows by
-#: (the explorer reads one run's rounds) and the merge orders chunks by (sim.results.parquet_append).
-STATISTICS = ("point", "run", "round")
+#: The columns that identify a results table's row, in the order its rows are sorted by (a runs table
+#: has the first two). The only columns whose smallest and largest values each row group records:
+#: readers select rows by them (the explorer reads one run's rounds), the merge orders chunks by them.
+ROW_KEYS = ("point", "run", "round")
 
 
 def parquet_options(schema: pa.Schema) -> dict:
     """How negsim writes Parquet: zstd pages, dictionaries only for labels, integers and flags,
-    statistics only for the keys (STATISTICS)."""
+    statistics only for the keys (ROW_KEYS)."""
     # Monte Carlo doubles seldom repeat: a dictionary costs time and, once zstd has compressed the
     # pages, bytes. A list column (the rounds' text) pays its levels twice with one: half the write.
     plain = {f.name for f in schema if pa.types.is_floating(f.type) or pa.types.is_nested(f.type)}
     # Statistics of every column took a tenth of a rounds chunk's encoding, and nothing reads them.
     return {"compression": "zstd", "use_dictionary": [f.name for f in schema if f.name not in plain],
-            "write_statistics": [f.name for f in schema if f.name in STATISTICS]}
+            "write_statistics": [f.name for f in schema if f.name in ROW_KEYS]}
 
 
 def temporary_sibling(path: Path) -> Path:

@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from sim.errors import UserError
 from sim.results.atomic import (
+    ROW_KEYS,
     TEMPORARY,
     atomic_write_bytes,
     atomic_write_table,
@@ -38,7 +39,7 @@ TABLES = ("runs", "rounds")
 #: Chunk files: `runs-000012.parquet`, `rounds-000012.parquet`, each with a `.sha256` sidecar.
 _CHUNK = re.compile(r"^(runs|rounds)-(\d{6})\.parquet$")
 #: The order of each table's rows, in its chunks and in the merged file.
-KEYS = {"runs": ("point", "run"), "rounds": ("point", "run", "round")}
+KEYS = {"runs": ROW_KEYS[:2], "rounds": ROW_KEYS}
 
 
 class SealedChunks:
