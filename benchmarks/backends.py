@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ALASKA = ROOT / "scenarios" / "alaska_2025.yaml"
 
-from table import report  # noqa: E402 - benchmarks/ is on the path as the script's own folder
+from table import paired_ratio, report  # noqa: E402 - benchmarks/ is on the path as the script's own folder
 
 #: main just before the compiled engine's first commit: "today" in issue 16.
 BASELINE = "bd20bcf"
@@ -72,11 +72,6 @@ def _medians(variants: dict[str, tuple[list[str], Path]], repeat: int) -> dict[s
     return {name: statistics.median(t) for name, t in _timings(variants, repeat).items()}
 
 
-def _paired(times: dict[str, list[float]], top: str, bottom: str) -> tuple[float, str]:
-    """The median over repeats of top's time / bottom's, each pair run back to back, and their range."""
-    ratios = sorted(a / b for a, b in zip(times[top], times[bottom]))
-    return statistics.median(ratios), f"{ratios[0]:.2f}-{ratios[-1]:.2f} over {len(ratios)} pairs"
-
 
 def bench_backends(runs: int, repeat: int, engine: str) -> list[dict]:
     """One Alaska job through one worker, the process pool and a local Dask cluster."""
@@ -88,10 +83,10 @@ def bench_backends(runs: int, repeat: int, engine: str) -> list[dict]:
     seconds = {name: statistics.median(t) for name, t in times.items()}
     rows = [{"benchmark": f"{engine}: {name}", "value": runs / s, "unit": "runs/s",
              "detail": f"{runs:,} runs, {s:.1f} s end to end, median of {repeat}"} for name, s in seconds.items()]
-    dask, spread = _paired(times, "dask local, 2 workers", f"{local}, 2 workers")
+    dask, spread = paired_ratio(times["dask local, 2 workers"], times[f"{local}, 2 workers"])
     rows.append({"benchmark": f"{engine}: dask local / {local} (time)", "value": dask, "unit": "x",
                  "detail": f"target <= 1.10; median of back-to-back pairs, {spread}"})
-    two, spread = _paired(times, "1 worker", f"{local}, 2 workers")
+    two, spread = paired_ratio(times["1 worker"], times[f"{local}, 2 workers"])
     rows.append({"benchmark": f"{engine}: {local} 2 workers / 1 (speed)", "value": two, "unit": "x",
                  "detail": f"start-up included; median of back-to-back pairs, {spread}"})
     return rows

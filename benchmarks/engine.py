@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 ALASKA = ROOT / "scenarios" / "alaska_2025.yaml"
 
-from table import report  # noqa: E402 - benchmarks/ is on the path as the script's own folder
+from table import paired_ratio, report  # noqa: E402 - benchmarks/ is on the path as the script's own folder
 
 
 def _game(protocol: str):
@@ -139,12 +139,7 @@ def threads(runs: int, chunk: int, repeat: int) -> list[dict]:
                 times[n].append(_timed(run)[0])
         times["processes"].append(_two_processes(game, specs))
     one, two, apart = (runs / statistics.median(times[n]) for n in (1, 2, "processes"))
-
-    def paired(n) -> tuple[float, str]:
-        ratios = sorted(a / b for a, b in zip(times[1], times[n]))
-        return statistics.median(ratios), f"{ratios[0]:.2f}-{ratios[-1]:.2f}x over {repeat} pairs"
-
-    (threads_x, threads_range), (apart_x, apart_range) = paired(2), paired("processes")
+    (threads_x, threads_range), (apart_x, apart_range) = (paired_ratio(times[1], times[n]) for n in (2, "processes"))
     return [{"benchmark": "mediated, compiled: 2 threads", "value": two, "unit": "runs/s",
              "detail": f"{runs:,} runs in chunks of {chunk}; 1 thread: {one:,.0f} runs/s (medians)"},
             {"benchmark": "mediated, compiled: 2 threads / 1", "value": threads_x, "unit": "x",

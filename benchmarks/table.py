@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 from pathlib import Path
 
 
@@ -16,6 +17,13 @@ def machine() -> str:
     """One line describing where the numbers were measured."""
     return (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
             f"{platform.platform()}")
+
+
+def paired_ratio(tops: list[float], bottoms: list[float]) -> tuple[float, str]:
+    """The median of top / bottom over pairs timed back to back, and their range as text: on a machine
+    whose speed swings, a slow spell then mostly falls on both halves of one pair."""
+    ratios = sorted(a / b for a, b in zip(tops, bottoms, strict=True))
+    return statistics.median(ratios), f"{ratios[0]:.2f}-{ratios[-1]:.2f}x over {len(ratios)} pairs"
 
 
 def format_table(rows: list[dict]) -> str:

@@ -56,3 +56,16 @@ def test_smoke_run_prints_every_row(tmp_path):
     skipped = rows["NegMAS comparison"]
     assert skipped["value"] is None and skipped["detail"].startswith("skipped")
     assert "skipped" in proc.stdout
+
+
+def test_paired_ratio_is_the_median_of_each_pairs_own_ratio():
+    """Pair 3 ran in a slow spell (both halves), pair 2's top half caught one: the pairs' median is 1.1,
+    where the ratio of the separate medians would read 4.4 / 2.0 = 2.2."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from table import paired_ratio
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    ratio, spread = paired_ratio([2.2, 4.4, 4.4], [2.0, 2.0, 4.0])
+    assert abs(ratio - 1.1) < 1e-12
+    assert spread == "1.10-2.20x over 3 pairs"
