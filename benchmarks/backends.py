@@ -36,10 +36,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ALASKA = ROOT / "scenarios" / "alaska_2025.yaml"
 
-from table import paired_ratio, report  # noqa: E402 - benchmarks/ is on the path as the script's own folder
+from baseline import BASELINE, tree  # noqa: E402 - benchmarks/ is on the path as the script's own folder
+from table import paired_ratio, report  # noqa: E402
 
-#: main just before the compiled engine's first commit: "today" in issue 16.
-BASELINE = "bd20bcf"
 #: Runs `sim.cli` from whichever tree is first on PYTHONPATH (the installed `negsim` script is this tree's).
 NEGSIM = [sys.executable, "-c", "import sys; from sim.cli import console_main; sys.argv[0] = 'negsim'; "
                                 "sys.exit(console_main())"]
@@ -92,20 +91,11 @@ def bench_backends(runs: int, repeat: int, engine: str) -> list[dict]:
     return rows
 
 
-def _baseline_tree(tmp: Path) -> Path:
-    """BASELINE's `sim` package, extracted from git into `tmp` (scenarios are this tree's)."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", BASELINE, "sim"], capture_output=True)
-    if archive.returncode:
-        raise SystemExit(f"git archive {BASELINE} failed (a shallow clone?): {archive.stderr.decode()[-500:]}")
-    subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive.stdout, check=True)
-    return tmp
-
-
 def bench_alaska(repeat: int, runs: int) -> list[dict]:
     """`./dev.sh alaska`'s command, this tree against BASELINE's."""
     cmd = NEGSIM + ["run", str(ALASKA), "--runs", str(runs), "--seed", "2025", "--plot"]
     with tempfile.TemporaryDirectory() as tmp:
-        seconds = _medians({"now": (cmd, ROOT), "baseline": (cmd, _baseline_tree(Path(tmp)))}, repeat)
+        seconds = _medians({"now": (cmd, ROOT), "baseline": (cmd, tree(Path(tmp)))}, repeat)
     detail = f"negsim run alaska_2025.yaml --runs {runs:,} --seed 2025 --plot, median of {repeat}"
     return [{"benchmark": f"alaska end to end, {BASELINE} (before issue 16)", "value": seconds["baseline"],
              "unit": "s", "detail": detail},
@@ -118,7 +108,7 @@ def bench_engines(repeat: int, sizes: dict[str, dict[str, int]]) -> list[dict]:
     """One worker, each protocol: BASELINE's tree against this one, end to end (start-up included)."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        baseline = _baseline_tree(Path(tmp))
+        baseline = tree(Path(tmp))
         for protocol, runs in sizes.items():
             def cmd(n: int) -> list[str]:
                 return NEGSIM + ["run", str(ALASKA), "--runs", str(n), "--seed", "7", "--workers", "1",

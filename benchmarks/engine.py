@@ -1,4 +1,4 @@
-"""The compiled engine against the numpy engine, side by side in one command: runs per second and ratios.
+"""The compiled engine against today's engine and the numpy fallback, side by side in one command.
 
     .venv/bin/python benchmarks/engine.py            # full sizes (a few minutes, more the first time: compiling)
     .venv/bin/python benchmarks/engine.py --smoke    # tiny sizes (checks the command, not the speed)
@@ -7,20 +7,22 @@
 What it measures, on one core (one process, no pool), for the Alaska scenario:
   1. the kernels' start: the first compiled run of each protocol compiles its kernel (or loads it
      from numba's on-disk cache); that time is reported and left out of the rates below;
-  2. mediated runs per second, numpy engine ("old": one Mesa step per round, numpy over the
-     batch) against compiled ("new": every round of the batch in a kernel), in chunks of the
-     size `negsim run` picks for the job on one worker;
+  2. mediated runs per second of three engines, in chunks of the size `negsim run` picks for the
+     compiled job on one worker: today's engine (the `sim` package as it stood when issue 16 was
+     opened, commit baseline.BASELINE, extracted with git and run in a child process of its own),
+     this tree's numpy fallback (one Mesa step per round, numpy over the batch; faster than today's,
+     having gained from the same work) and the compiled engine (every round of a block of runs in a
+     kernel);
   3. the same for alternating offers;
   4. the compiled engine in two threads against one (the kernels release the GIL), in negsim's own
      thread pool (sim.jobs.executors), and in two processes against one thread: two processes share
      no GIL, so their ratio is the most two cores of this machine give the job (shared caches and
      memory bandwidth make it less than 2).
-Each rate is the median of `--repeat` timings, old and new taken in turn so that a busy machine
-weighs on both alike; wall time and the process's CPU time are both reported (CPU time is the
-steadier on a shared machine). The two-worker ratios are the median of each repeat's own ratio: its
-one-thread, two-thread and two-process timings run back to back, so a slow spell mostly falls on
-all three of one repeat rather than on one side of the ratio. Targets (issue 16): mediated >= 8x,
-alternating >= 20x, two threads >= 1.8x one.
+Each rate is the median of `--repeat` timings, the engines taken in turn so that a busy machine
+weighs on all alike; wall time and CPU time (the process's own; the child's for today's engine) are
+both reported, CPU time being the steadier on a shared machine. Every ratio is the median of each
+repeat's own ratio, its timings run back to back, so a slow spell mostly falls on both sides of one
+ratio. Targets (issue 16), against today's engine: mediated >= 8x, alternating >= 20x; two threads >= 1.8x one.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -35,7 +38,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 ALASKA = ROOT / "scenarios" / "alaska_2025.yaml"
 
-from table import paired_ratio, report  # noqa: E402 - benchmarks/ is on the path as the script's own folder
+import baseline  # noqa: E402 - benchmarks/ is on the path as the script's own folder
+from baseline import BASELINE  # noqa: E402
+from table import paired_ratio, report  # noqa: E402
 
 
 def _game(protocol: str):
@@ -65,27 +70,33 @@ def warm_up(protocol: str) -> float:
     return _timed(lambda: [simulate_chunk(game, spec, engine="compiled") for spec in _chunks(2, 1)])[0]
 
 
-def engines(protocol: str, runs: dict[str, int], chunk: int, repeat: int) -> list[dict]:
-    """Runs per second of each engine (median of `repeat`, taken in turn) and the ratio new / old."""
+def engines(protocol: str, runs: dict[str, int], chunk: int, repeat: int, today) -> list[dict]:
+    """Runs per second of today's engine (`today`, a baseline.Engine), the numpy fallback and the compiled
+    engine, taken in turn `repeat` times, and the compiled engine's ratios to the other two."""
     from sim.simulate import simulate_chunk
 
     game = _game(protocol)
-    times: dict[str, list[tuple[float, float]]] = {"numpy": [], "compiled": []}
+    times: dict[str, list[tuple[float, float]]] = {"today": [], "numpy": [], "compiled": []}
     for _ in range(repeat):
+        times["today"].append(today.timed(protocol, runs["today"], min(chunk, runs["today"])))
         for engine in ("numpy", "compiled"):
             specs = _chunks(runs[engine], min(chunk, runs[engine]))
             times[engine].append(_timed(lambda specs=specs, engine=engine: [simulate_chunk(game, s, engine=engine)
                                                                             for s in specs]))
-    rates = {engine: (runs[engine] / statistics.median(t[0] for t in ts),
-                      runs[engine] / statistics.median(t[1] for t in ts)) for engine, ts in times.items()}
-    detail = f"Alaska, {game.protocol['max_rounds']} rounds, chunks of {chunk}, median of {repeat}"
-    rows = [{"benchmark": f"{protocol}: {name} engine", "value": rates[engine][0], "unit": "runs/s",
-             "detail": f"{detail}, {runs[engine]:,} runs; {rates[engine][1]:,.0f} runs per CPU second"}
-            for engine, name in (("numpy", "old (numpy)"), ("compiled", "new (compiled)"))]
+    # Runs per second by clock (0: wall, 1: CPU), timing by timing.
+    rates = {engine: [[runs[engine] / t[clock] for t in ts] for clock in (0, 1)] for engine, ts in times.items()}
+    detail = f"Alaska, {game.protocol['max_rounds']} rounds, chunks of {chunk}"
+    rows = [{"benchmark": f"{protocol}: {name}", "value": statistics.median(rates[engine][0]), "unit": "runs/s",
+             "detail": f"{detail}, {runs[engine]:,} runs, median of {repeat}; "
+                       f"{statistics.median(rates[engine][1]):,.0f} runs per CPU second"}
+            for engine, name in (("today", f"today's engine ({BASELINE}, before issue 16)"),
+                                 ("numpy", "numpy fallback (this tree)"), ("compiled", "compiled engine"))]
     target = {"mediated": 8, "alternating": 20}.get(protocol)
-    for i, clock in enumerate(("wall", "CPU")):
-        rows.append({"benchmark": f"{protocol}: new / old ({clock} time)", "value": rates["compiled"][i] / rates["numpy"][i],
-                     "unit": "x", "detail": f"target >= {target}x" if target else ""})
+    for engine, name, aim in (("today", "today's", f"target >= {target}x; "), ("numpy", "numpy fallback", "")):
+        for clock, label in enumerate(("wall", "CPU")):
+            ratio, spread = paired_ratio(rates["compiled"][clock], rates[engine][clock])
+            rows.append({"benchmark": f"{protocol}: compiled / {name} ({label} time)", "value": ratio, "unit": "x",
+                         "detail": f"{aim}median of the repeats' own ratios, {spread}"})
     return rows
 
 
@@ -162,8 +173,10 @@ def main() -> int:
         print("numba is not installed (pip install 'negsim[fast]'): there is no compiled engine to measure")
         return 1
     repeat = args.repeat or (1 if args.smoke else 3)
-    mediated = {"numpy": 40, "compiled": 200} if args.smoke else {"numpy": 4_000, "compiled": 20_000}
-    alternating = {"numpy": 20, "compiled": 100} if args.smoke else {"numpy": 1_000, "compiled": 8_000}
+    mediated = {"today": 40, "numpy": 40, "compiled": 200} if args.smoke else {"today": 4_000, "numpy": 4_000,
+                                                                                "compiled": 20_000}
+    alternating = {"today": 20, "numpy": 20, "compiled": 100} if args.smoke else {"today": 1_000, "numpy": 1_000,
+                                                                                  "compiled": 8_000}
     rows = []
     for protocol in ("mediated", "alternating"):
         seconds = warm_up(protocol)
@@ -171,8 +184,9 @@ def main() -> int:
                      "detail": "first compiled run: compiles the kernels once per machine, then loads them"})
     # `negsim run` on one worker cuts a job into chunks of this size (here: for the compiled job).
     chunk = auto_chunk_size(mediated["compiled"], 1)
-    rows += engines("mediated", mediated, chunk, repeat)
-    rows += engines("alternating", alternating, auto_chunk_size(alternating["compiled"], 1), repeat)
+    with tempfile.TemporaryDirectory() as tmp, baseline.Engine(Path(tmp), ALASKA, ("mediated", "alternating")) as today:
+        rows += engines("mediated", mediated, chunk, repeat, today)
+        rows += engines("alternating", alternating, auto_chunk_size(alternating["compiled"], 1), repeat, today)
     # The two-worker ratio moves most with the machine's spells: more pairs, each a second or two.
     rows += threads(mediated["compiled"] // 2, chunk // 2 or 1, args.repeat or (1 if args.smoke else 7))
     report(rows, args.json)
