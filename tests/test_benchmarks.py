@@ -1,4 +1,5 @@
-"""The benchmark harness still runs: `benchmarks/run.py --smoke` at tiny sizes, without NegMAS.
+"""The benchmark harness still runs: `benchmarks/run.py --smoke` at tiny sizes, without NegMAS, and
+`benchmarks/engine.py --smoke` with today's engine (the tree before issue 16) beside this tree's two.
 
 No timing is asserted (these machines are noisy); only that every section produced its rows
 with positive numbers.
@@ -10,6 +11,8 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,3 +72,32 @@ def test_paired_ratio_is_the_median_of_each_pairs_own_ratio():
     ratio, spread = paired_ratio([2.2, 4.4, 4.4], [2.0, 2.0, 4.0])
     assert abs(ratio - 1.1) < 1e-12
     assert spread == "1.10-2.20x over 3 pairs"
+
+
+def test_engine_smoke_times_todays_engine_beside_both_of_this_trees(tmp_path):
+    """benchmarks/engine.py runs today's engine (the tree before issue 16, from git) in a child process
+    beside the numpy fallback and the compiled engine, and prints every ratio."""
+    from sim.model.kernel import kernels_built, numba_available
+
+    if not (numba_available() and kernels_built()):
+        pytest.skip("the compiled engine's kernels are not built here (./dev.sh builds them)")
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from baseline import BASELINE
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    if subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{BASELINE}^{{commit}}"]).returncode:
+        pytest.skip(f"{BASELINE} is not in this clone's history (a shallow clone)")
+    out = tmp_path / "engine.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "engine.py"), "--smoke", "--json", str(out)],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["benchmark"]: r for r in json.loads(out.read_text())["rows"]}
+    for protocol in ("mediated", "alternating"):
+        for name in (f"today's engine ({BASELINE}, before issue 16)", "numpy fallback (this tree)", "compiled engine",
+                     "compiled / today's (wall time)", "compiled / numpy fallback (CPU time)"):
+            row = rows[f"{protocol}: {name}"]
+            assert isinstance(row["value"], float) and row["value"] > 0, row
+    assert rows["mediated: compiled / today's (wall time)"]["detail"].startswith("target >= 8x")
+    assert rows["alternating: compiled / today's (wall time)"]["detail"].startswith("target >= 20x")
+    assert rows["mediated, compiled: 2 threads / 1"]["value"] > 0
