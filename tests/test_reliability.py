@@ -406,6 +406,21 @@ def test_a_chunk_cut_short_is_not_counted_as_finished(tmp_path, monkeypatch):
     assert temporaries(folder.path) == [] and not folder.chunk_file("runs", 1).exists()
 
 
+def test_chunks_skip_the_wait_for_the_disk_and_the_merged_tables_do_not(tmp_path, monkeypatch):
+    """A sealed chunk is written without fsync (a power cut that damages it fails its seal on --resume),
+    while the merged table, which no seal checks, is flushed to disk before it is moved into place."""
+    folder = ResultsFolder.create(tmp_path / "d")
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")), real(fd)))
+    for cid in range(2):
+        folder.write_chunk(cid, {"runs": pa.table({"point": [0, 0], "run": [2 * cid, 2 * cid + 1]})})
+    assert synced == [] and folder.finished_chunks() == {0, 1}
+    assert folder.merge() == {"runs": 4}
+    assert [Path(p).name for p in synced] == [f".runs.parquet.{os.getpid()}.tmp"]
+    assert pq.read_table(folder.path / "runs.parquet")["run"].to_pylist() == [0, 1, 2, 3]
+
+
 @pytest.mark.parametrize("merge", ["append", "decode"])
 def test_a_crash_during_the_merge_keeps_the_chunks(tmp_path, monkeypatch, merge):
     """The disk fills up in the middle of the merge, on either of its paths (chunks appended as they

@@ -1,7 +1,7 @@
 """Writing a results file so that a crash never leaves half of it: every file goes to a temporary
-sibling, is flushed to disk and renamed over its target. A write that fails for want of space,
-quota or permission becomes one UserError line instead of a traceback. Also how negsim encodes
-Parquet (parquet_options).
+sibling, is flushed to disk (sealed chunks aside, see atomic_write_bytes) and renamed over its
+target. A write that fails for want of space, quota or permission becomes one UserError line
+instead of a traceback. Also how negsim encodes Parquet (parquet_options).
 """
 
 from __future__ import annotations
@@ -40,23 +40,26 @@ def temporary_sibling(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
-def _write_then_rename(path: Path, write) -> None:
-    """Call write(file) on a temporary sibling, flush it to disk, rename it over `path`."""
+def _write_then_rename(path: Path, write, durable: bool = True) -> None:
+    """Call write(file) on a temporary sibling, flush it to disk (if `durable`), rename it over `path`."""
     tmp = temporary_sibling(path)
     try:
         with open(tmp, "wb") as fh:
             write(fh)
             fh.flush()
-            os.fsync(fh.fileno())  # else a power cut after the rename can leave an empty file
+            if durable:
+                os.fsync(fh.fileno())  # else a power cut after the rename can leave an empty file
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write a file via a temporary sibling and a rename."""
-    _write_then_rename(path, lambda fh: fh.write(data))
+def atomic_write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
+    """Write a file via a temporary sibling and a rename. `durable=False` skips waiting for the disk: the
+    file is still whole or absent after a crash of the process, but a power cut may leave it empty or
+    cut short, so only a file whose reader checks it (a sealed chunk) may be written so."""
+    _write_then_rename(path, lambda fh: fh.write(data), durable)
 
 
 def atomic_write_table(path: Path, table: pa.Table) -> None:
