@@ -322,6 +322,26 @@ def test_local_dask_workers_keep_glibc_memory_defaults(monkeypatch):
     assert "MALLOC_TRIM_THRESHOLD_" not in os.environ  # nor is this process's environment changed
 
 
+def test_a_local_dask_cluster_serves_nothing_over_http_and_leaves_port_8787_alone():
+    """Dask's scheduler listens for HTTP on port 8787 of every interface by default (metrics, its state as
+    JSON, a proxy to its workers); negsim's local cluster binds it to loopback on a free port, and neither
+    it nor the worker answers anything there."""
+    pytest.importorskip("distributed")
+    from urllib.error import HTTPError
+    from urllib.request import urlopen
+
+    with sim.jobs.cluster.dask_executor("local", 1, threads=True) as executor:
+        cluster = executor._client.cluster
+        servers = [cluster.scheduler.http_server] + [w.http_server for w in cluster.workers.values()]
+        host, port = servers[0].address, servers[0].port
+        assert host == "127.0.0.1" and port != 8787
+        for server in servers:
+            for path in ("/health", "/json/identity.json", "/metrics", "/info/main/workers.html"):
+                with pytest.raises(HTTPError) as refused:
+                    urlopen(f"http://127.0.0.1:{server.port}{path}", timeout=5)
+                assert refused.value.code == 404, (server.port, path)
+
+
 def test_a_finished_chunks_cyclic_garbage_is_freed_at_its_end():
     import gc
     import weakref

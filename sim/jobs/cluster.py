@@ -71,7 +71,13 @@ TRIM_NOTE = ("note: the workers at {address} run with MALLOC_TRIM_THRESHOLD_={va
 #: chunk with the numpy engine, measured), and the event-loop tick and system monitor wake every server
 #: 50 and 2 times a second. A remote cluster keeps its operator's settings.
 LOCAL_QUIET = {"distributed.worker.profile.enabled": False, "distributed.admin.tick.interval": "1s",
-               "distributed.admin.system-monitor.interval": "2s"}
+               "distributed.admin.system-monitor.interval": "2s",
+               # The HTTP servers every scheduler and worker starts serve nothing for a local cluster (by
+               # default: metrics, the scheduler's state as JSON, a proxy to its workers), see LOCAL_HTTP.
+               "distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}
+#: Where a local cluster's scheduler listens for HTTP: by default port 8787 on every interface (for
+#: in-process workers), which took the port from the user's own Dask dashboard; here loopback, any port.
+LOCAL_HTTP = {"dashboard_address": "127.0.0.1:0"}
 
 
 @contextmanager
@@ -92,13 +98,14 @@ def dask_executor(address: str, workers: int | None = None, processes: bool = Tr
         import dask
 
         with warnings.catch_warnings(), dask.config.set(LOCAL_QUIET):
-            # "port 8787 is in use, using another": harmless, and no dashboard is shown anyway.
+            # What Dask warns about its own start-up is not something the user can act on.
             warnings.simplefilter("ignore")
             if threads or not processes:
                 # As the threads backend: no process to start (a second or two for each to import negsim
                 # and Dask), no kernels to load in each, no chunk's tables to send back (about 25 MB each).
                 cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=n, processes=False,
-                                                   dashboard_address=None, silence_logs=logging.ERROR)
+                                                   dashboard_address=None, scheduler_kwargs=LOCAL_HTTP,
+                                                   silence_logs=logging.ERROR)
             else:
                 cluster = _local_processes(distributed, n)
         client = distributed.Client(cluster)
@@ -136,7 +143,7 @@ def _local_processes(distributed, n: int):
             dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
                              "distributed.worker.multiprocessing-method": "forkserver"}):
         return distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                                        silence_logs=logging.ERROR)
+                                        scheduler_kwargs=LOCAL_HTTP, silence_logs=logging.ERROR)
 
 
 def _check_workers(client, address: str, version: str) -> None:
