@@ -167,11 +167,12 @@ def test_the_check_itself_is_quick_and_accepts_a_real_scheduler_only():
     worker is refused with a hint, and a refused port fails well inside the timeout."""
     import distributed
 
+    from sim.jobs.cluster import LOCAL_HTTP
     from sim.jobs.dask_address import check_dask_address
 
     check_dask_address("local")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp",
-                                   dashboard_address=None) as c:
+                                   dashboard_address=None, scheduler_kwargs=LOCAL_HTTP) as c:
         check_dask_address(c.scheduler_address)
         check_dask_address(c.scheduler_address.removeprefix("tcp://"))  # Dask's default scheme
         worker = next(iter(c.scheduler_info["workers"]))
