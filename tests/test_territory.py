@@ -9,6 +9,8 @@ two-holder arithmetic below is checked against the single-share formulas it repl
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import re
 import subprocess
@@ -20,12 +22,13 @@ import pytest
 from matplotlib.text import Text
 from numpy.testing import assert_allclose
 
+from sim.cli import main
 from sim.domain.evaluate import evaluate_proposals
 from sim.domain.game import compile_scenario
 from sim.errors import ScenarioError
 from sim.scenario import load_scenario
 from sim.simulate import ChunkSpec, simulate_chunk
-from tests.conftest import DATA, ROOT, TINY, negsim_command
+from tests.conftest import DATA, ROOT, TINY
 
 matplotlib.use("Agg")
 
@@ -36,8 +39,12 @@ FOREIGN = re.compile(r"russia|ukrain", re.IGNORECASE)
 
 
 def negsim(*args) -> subprocess.CompletedProcess:
-    return subprocess.run(negsim_command() + [str(a) for a in args], capture_output=True, text=True, timeout=600,
-                          check=False)
+    """`negsim ARGS` run in this process (what each command prints is the subject here, not the console
+    script, which tests/test_cli.py covers): a process apiece cost these tests 2-3 s of imports a command."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in args])
+    return subprocess.CompletedProcess(["negsim", *map(str, args)], code, out.getvalue(), err.getvalue())
 
 
 def foreign_words(text: str) -> list[str]:
