@@ -38,8 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 ALASKA = ROOT / "scenarios" / "alaska_2025.yaml"
 
-import baseline  # noqa: E402 - benchmarks/ is on the path as the script's own folder
-from baseline import BASELINE  # noqa: E402
+from baseline import BASELINE, Engine  # noqa: E402 - benchmarks/ is on the path as the script's own folder
 from table import paired_ratio, report  # noqa: E402
 
 
@@ -184,7 +183,7 @@ def main() -> int:
                      "detail": "first compiled run: compiles the kernels once per machine, then loads them"})
     # `negsim run` on one worker cuts a job into chunks of this size (here: for the compiled job).
     chunk = auto_chunk_size(mediated["compiled"], 1)
-    with tempfile.TemporaryDirectory() as tmp, baseline.Engine(Path(tmp), ALASKA, ("mediated", "alternating")) as today:
+    with tempfile.TemporaryDirectory() as tmp, Engine(Path(tmp), ALASKA, ("mediated", "alternating")) as today:
         rows += engines("mediated", mediated, chunk, repeat, today)
         rows += engines("alternating", alternating, auto_chunk_size(alternating["compiled"], 1), repeat, today)
     # The two-worker ratio moves most with the machine's spells: more pairs, each a second or two.

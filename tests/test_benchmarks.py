@@ -37,6 +37,17 @@ EXPECTED = [
 ]
 
 
+def _bench_module(name: str):
+    """A module of benchmarks/, which its scripts import as their own folder's."""
+    import importlib
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+
+
 def test_smoke_run_prints_every_row(tmp_path):
     out = tmp_path / "bench.json"
     proc = subprocess.run(
@@ -64,11 +75,7 @@ def test_smoke_run_prints_every_row(tmp_path):
 def test_paired_ratio_is_the_median_of_each_pairs_own_ratio():
     """Pair 3 ran in a slow spell (both halves), pair 2's top half caught one: the pairs' median is 1.1,
     where the ratio of the separate medians would read 4.4 / 2.0 = 2.2."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        from table import paired_ratio
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    paired_ratio = _bench_module("table").paired_ratio
     ratio, spread = paired_ratio([2.2, 4.4, 4.4], [2.0, 2.0, 4.0])
     assert abs(ratio - 1.1) < 1e-12
     assert spread == "1.10-2.20x over 3 pairs"
@@ -81,11 +88,7 @@ def test_engine_smoke_times_todays_engine_beside_both_of_this_trees(tmp_path):
 
     if not (numba_available() and kernels_built()):
         pytest.skip("the compiled engine's kernels are not built here (./dev.sh builds them)")
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        from baseline import BASELINE
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    BASELINE = _bench_module("baseline").BASELINE
     if subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{BASELINE}^{{commit}}"]).returncode:
         pytest.skip(f"{BASELINE} is not in this clone's history (a shallow clone)")
     out = tmp_path / "engine.json"
