@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -51,6 +55,25 @@ def negsim_command() -> list[str]:
         return [str(script)]
     found = shutil.which("negsim")
     return [found] if found else [sys.executable, "-m", "sim"]
+
+
+def negsim_in_process(*args) -> subprocess.CompletedProcess:
+    """`negsim ARGS` run in this process, for tests whose subject is what a command prints and returns.
+
+    A process apiece costs 2-3 s of imports a command; tests/test_cli.py covers the console script
+    itself. The stop-signal handlers main() installs are put back afterwards.
+    """
+    from sim.cli import main
+
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main([str(a) for a in args])
+    finally:
+        for s, handler in handlers.items():
+            signal.signal(s, handler)
+    return subprocess.CompletedProcess(["negsim", *map(str, args)], code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture

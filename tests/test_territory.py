@@ -9,11 +9,8 @@ two-holder arithmetic below is checked against the single-share formulas it repl
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import re
-import subprocess
 
 import matplotlib
 import numpy as np
@@ -22,13 +19,13 @@ import pytest
 from matplotlib.text import Text
 from numpy.testing import assert_allclose
 
-from sim.cli import main
 from sim.domain.evaluate import evaluate_proposals
 from sim.domain.game import compile_scenario
 from sim.errors import ScenarioError
 from sim.scenario import load_scenario
 from sim.simulate import ChunkSpec, simulate_chunk
 from tests.conftest import DATA, ROOT, TINY
+from tests.conftest import negsim_in_process as negsim
 
 matplotlib.use("Agg")
 
@@ -36,15 +33,6 @@ THREE_WAY = ROOT / "scenarios" / "examples" / "three_way_region.yaml"
 CORRIDOR = ROOT / "scenarios" / "examples" / "corridor_villages.yaml"
 #: What a scenario about other actors must never show: the actors of the shipped scenarios.
 FOREIGN = re.compile(r"russia|ukrain", re.IGNORECASE)
-
-
-def negsim(*args) -> subprocess.CompletedProcess:
-    """`negsim ARGS` run in this process (what each command prints is the subject here, not the console
-    script, which tests/test_cli.py covers): a process apiece cost these tests 2-3 s of imports a command."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main([str(a) for a in args])
-    return subprocess.CompletedProcess(["negsim", *map(str, args)], code, out.getvalue(), err.getvalue())
 
 
 def foreign_words(text: str) -> list[str]:
