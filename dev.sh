@@ -77,7 +77,9 @@ setup() {
 # otherwise wait for it, and for one already compiling in the background (the lock).
 build_kernels() {
   local how=${1:-foreground} stamp=.venv/.negsim-kernels want
-  want=$(cat sim/model/kernel/*.py sim/model/status.py | sha256sum | cut -d' ' -f1)
+  # numba compiles again when a source file's time changes (a branch switch), so the times count too.
+  want=$( { cat sim/model/kernel/*.py sim/model/status.py; stat -c '%n %.9Y %s' sim/model/kernel/*.py 2>/dev/null; } \
+          | sha256sum | cut -d' ' -f1)
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     return 0
   fi

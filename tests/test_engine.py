@@ -10,9 +10,12 @@ machine without numba are covered too.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -246,6 +249,30 @@ def test_the_engine_comes_from_the_argument_then_the_environment(monkeypatch):
         assert resolve_engine("compiled") == "compiled"
     with pytest.raises(UserError, match="unknown engine"):
         resolve_engine("fortran")
+
+
+def test_the_built_mark_is_per_checkout_and_per_file_time(tmp_path, monkeypatch):
+    """numba keys its cache on each source file's path and time: a second clone, or a branch switch that
+    touched the files, has nothing compiled, so the mark must not say built (a run would compile)."""
+    from sim.model.kernel import checkout_stamp
+
+    sources = Path(sim.model.kernel.__file__).parent
+    one, two = tmp_path / "one", tmp_path / "two"
+    for clone in (one, two):
+        shutil.copytree(sources, clone, ignore=shutil.ignore_patterns("__pycache__"))
+    assert checkout_stamp(one) == checkout_stamp(one)
+    assert checkout_stamp(one) != checkout_stamp(two)  # same files, another path
+    before = checkout_stamp(one)
+    stat = (one / "rng.py").stat()
+    os.utime(one / "rng.py", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    assert checkout_stamp(one) != before  # same contents, another time
+
+    monkeypatch.setattr(sim.model.kernel, "kernel_cache_folder", lambda: tmp_path)
+    assert not sim.model.kernel.kernels_built()
+    sim.model.kernel.built_mark().write_text("built\n")
+    assert sim.model.kernel.kernels_built()
+    monkeypatch.setattr(sim.model.kernel, "checkout_stamp", lambda sources=None: "another")
+    assert not sim.model.kernel.kernels_built()
 
 
 def test_without_numba_everything_runs_on_numpy(golden):

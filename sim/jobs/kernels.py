@@ -4,7 +4,7 @@ numba compiles a kernel the first time it runs on a machine (about 70 s for all 
 one process per protocol) and keeps the machine code on disk, in a folder per version of the
 kernels' sources (see sim.model.kernel._cache_by_source). `build` plays a few runs of a scenario under every protocol
 that has kernels, one process per protocol, which compiles them (or loads them if they already
-are), then leaves a mark in that folder (sim.model.kernel.kernels_built looks for it). The engine
+are), then leaves a mark in that folder for this checkout (sim.model.kernel.kernels_built looks for it). The engine
 chosen by default is the compiled one wherever the mark is (sim.model.kernel.resolve_engine): a
 `negsim run` never stops for minutes to compile. A build also deletes the folders of older source
 versions but the three most recent. `./dev.sh` builds them:
@@ -43,7 +43,7 @@ def play(scenario: Path, protocol: str) -> None:
 
 def build(scenario: Path = DEFAULT_SCENARIO) -> float:
     """Compile (or load) every kernel, one process per protocol, and mark them built; return the seconds taken."""
-    from sim.model.kernel import BUILT_MARK, kernel_cache_folder
+    from sim.model.kernel import built_mark, kernel_cache_folder
 
     folder = kernel_cache_folder()
     if folder is None:
@@ -61,7 +61,7 @@ def build(scenario: Path = DEFAULT_SCENARIO) -> float:
         protocol, result = failed[0]
         raise RuntimeError(f"building the {protocol} kernels failed:\n{result.stderr[-3000:]}")
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / BUILT_MARK).write_text(f"built in {time.perf_counter() - start:.0f} s from {scenario}\n")
+    built_mark().write_text(f"built in {time.perf_counter() - start:.0f} s from {scenario}\n")
     os.utime(folder)  # the newest version folder, whether its kernels were compiled now or only loaded
     if not os.environ.get("NUMBA_CACHE_DIR"):  # a folder of the user's choosing has no siblings of ours
         prune_other_versions(folder)

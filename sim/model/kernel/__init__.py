@@ -70,8 +70,32 @@ def numba_available() -> bool:
     return _numba is not None
 
 
-#: The file sim.jobs.kernels.build leaves in the kernels' cache folder once every kernel is compiled.
+#: sim.jobs.kernels.build leaves a file named BUILT_MARK-<checkout stamp> in the kernels' cache folder
+#: once every kernel is compiled for this checkout.
 BUILT_MARK = "built"
+
+
+def checkout_stamp(sources=None) -> str:
+    """What numba checks before it loads a cached kernel, as one key: the path of the kernels' sources
+    (`sources`, default this checkout's) and the modification time and size of each file.
+
+    numba keeps a checkout's kernels under that checkout's path and compiles again when a file's
+    time changes, so a second clone of the same sources, or the same files touched by a branch
+    switch, has no kernels yet even though its source version's folder does: the mark must say so,
+    or `auto` would pick the compiled engine and the run would stop for minutes to compile.
+    """
+    import hashlib
+    from pathlib import Path
+
+    here = Path(sources or Path(__file__).parent).resolve()
+    stamps = [str(here)] + [f"{p.name} {p.stat().st_mtime!r} {p.stat().st_size}" for p in sorted(here.glob("*.py"))]
+    return hashlib.sha256("\n".join(stamps).encode()).hexdigest()[:16]
+
+
+def built_mark():
+    """The mark file (a Path) that says this checkout's kernels are compiled; None without numba."""
+    folder = kernel_cache_folder()
+    return None if folder is None else folder / f"{BUILT_MARK}-{checkout_stamp()}"
 
 
 def kernel_cache_folder():
@@ -85,8 +109,8 @@ def kernel_cache_folder():
 
 def kernels_built() -> bool:
     """Whether this version's kernels have been compiled on this machine (sim.jobs.kernels.build)."""
-    folder = kernel_cache_folder()
-    return folder is not None and (folder / BUILT_MARK).is_file()
+    mark = built_mark()
+    return mark is not None and mark.is_file()
 
 
 def resolve_engine(requested: str | None = None) -> str:
