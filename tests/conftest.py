@@ -69,7 +69,10 @@ def negsim_in_process(*args) -> subprocess.CompletedProcess:
     out, err = io.StringIO(), io.StringIO()
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main([str(a) for a in args])
+            try:
+                code = main([str(a) for a in args])
+            except SystemExit as exit_:  # argparse's way out of a bad command line (exit 2)
+                code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
     finally:
         for s, handler in handlers.items():
             signal.signal(s, handler)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ from sim.calibration.observations import Decision, load_observations
 from sim.calibration.report import scores
 from sim.domain.game import compile_scenario
 from sim.scenario import load_scenario
+from tests.conftest import negsim_in_process as negsim
 
 ROOT = Path(__file__).resolve().parent.parent
 ALASKA = ROOT / "scenarios" / "alaska_2025.yaml"
@@ -114,18 +114,12 @@ def _copy_scenario(tmp_path: Path) -> Path:
     return tmp_path / ALASKA.name
 
 
-def _negsim(*args, cwd=None):
-    from tests.conftest import negsim_command
-
-    return subprocess.run([*negsim_command(), *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300)
-
-
 def test_calibrate_writes_a_folder_and_a_calibrated_scenario(tmp_path):
     scenario = _copy_scenario(tmp_path)
     out = tmp_path / "cal"
     args = ["calibrate", scenario, RECORD, "--free", FREE[0], "--free", "protocol.temperature",
             "--steps", "200", "--walkers", "12", "--outcome-draws", "16", "--runs-per-draw", "8", "--out", out]
-    done = _negsim(*args)
+    done = negsim(*args)
     assert done.returncode == 0, done.stderr
     assert "posterior predictive check over 29 decisions" in done.stdout
     for name in ("manifest.json", "calibration.json", "calibration.txt", "posterior.npz", "calibrated.yaml",
@@ -143,7 +137,7 @@ def test_calibrate_writes_a_folder_and_a_calibrated_scenario(tmp_path):
     assert manifest["scenario"]["sha256"] and manifest["observations"]["sha256"]
     # Again without --force: refused, nothing overwritten.
     before = written.read_bytes()
-    again = _negsim(*args[:-2], "--out", tmp_path / "cal2")
+    again = negsim(*args[:-2], "--out", tmp_path / "cal2")
     assert again.returncode == 2 and "exists" in again.stderr and "Traceback" not in again.stderr
     assert written.read_bytes() == before and not (tmp_path / "cal2").exists()
 
@@ -155,7 +149,7 @@ def test_calibrate_writes_a_folder_and_a_calibrated_scenario(tmp_path):
     (["--free", FREE[0], "--prior", f"{FREE[1]}=0.1,0.02"], "not set free"),
 ])
 def test_calibrate_refuses_bad_requests_in_one_line(tmp_path, extra, message):
-    done = _negsim("calibrate", ALASKA, RECORD, *extra, "--out", tmp_path / "x")
+    done = negsim("calibrate", ALASKA, RECORD, *extra, "--out", tmp_path / "x")
     assert done.returncode == 2
     assert message in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "x").exists()
@@ -175,7 +169,7 @@ def test_backtest_scores_after_the_cutoff_and_logs_the_forecast(tmp_path):
     args = ["backtest", ALASKA, RECORD, "--cutoff", "2025-10-01", "--free", FREE[0], "--free", FREE[1],
             "--steps", "200", "--walkers", "12", "--outcome-draws", "16", "--runs-per-draw", "8",
             "--forecast-runs", "200", "--out", tmp_path / "bt", "--log", log]
-    done = _negsim(*args)
+    done = negsim(*args)
     assert done.returncode == 0, done.stderr
     result = json.loads((tmp_path / "bt" / "backtest.json").read_text())
     assert result["n_train"] == 8 and result["n_test"] == 21
@@ -188,13 +182,13 @@ def test_backtest_scores_after_the_cutoff_and_logs_the_forecast(tmp_path):
 
 
 def test_validate_reads_observation_files(tmp_path):
-    good = _negsim("validate", RECORD)
+    good = negsim("validate", RECORD)
     assert good.returncode == 0 and "29 scored" in good.stdout
     bad = tmp_path / "observations" / "bad.yaml"
     bad.parent.mkdir()
     _copy_scenario(tmp_path)  # the observations name ../alaska_2025.yaml and quote ../sources/
     bad.write_text(RECORD.read_text().replace("actor: ukraine", "actor: kyiv", 1))
-    done = _negsim("validate", bad)
+    done = negsim("validate", bad)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     line = done.stderr.strip().splitlines()[0]
     assert line.startswith(f"{bad}:") and ".actor:" in line and "kyiv" in line

@@ -1,6 +1,7 @@
 """Interruption and data safety: Ctrl-C, SIGKILL at random moments, atomic files, bad command lines.
 
-The subprocess tests drive the installed console script as a user would. Each interrupted job
+The signal and kill tests drive the installed console script in processes of their own, as a user
+would; the commands whose exit code and messages are the subject run in this process. Each interrupted job
 is resumed and compared with an uninterrupted one: same tables, every (point, run) exactly
 once, every file in the folder readable, no temporary file left behind.
 """
@@ -27,16 +28,17 @@ import sim.jobs.run
 from sim.jobs import JobSpec, resume_job, run_job
 from sim.jobs.executors import ExecutorSpec
 from sim.results import ResultsFolder, atomic_write_bytes, atomic_write_table
-from tests.conftest import TINY, negsim_command
+from tests.conftest import TINY, negsim_command, negsim_in_process
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="signals and process groups")
 
 GRID = "actors.alpha.weights.north=0.5:3:8"
 
 
-def negsim(*args: str, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(negsim_command() + [str(a) for a in args], capture_output=True, text=True, timeout=300,
-                          **kw)
+def negsim(*args) -> subprocess.CompletedProcess:
+    """`negsim ARGS` in this process: exit code, stdout and stderr are what these tests check, and a
+    process apiece cost 2-3 s of imports a command. Signals and kills go to real processes (`start`)."""
+    return negsim_in_process(*args)
 
 
 def start(args: list[str]) -> subprocess.Popen:

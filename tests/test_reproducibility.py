@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import json
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -23,21 +22,16 @@ from hypothesis import strategies as st
 
 import sim
 import sim.jobs.cluster
-from sim.jobs.executors import ExecutorSpec
 from sim.domain.game import compile_scenario
-from sim.jobs import plan_chunks
+from sim.jobs import JobSpec, plan_chunks, run_job
+from sim.jobs.executors import ExecutorSpec
 from sim.scenario import load_scenario
 from sim.simulate import ChunkSpec, simulate_chunk
-from sim.jobs import JobSpec, run_job
-from tests.conftest import DATA, TINY, negsim_command
+from tests.conftest import DATA, TINY
+from tests.conftest import negsim_in_process as negsim
 
 GRID = "actors.alpha.weights.north=0.5,2"
 RUNS = 23  # chunks of 7 leave a short last chunk
-
-
-def negsim(*args, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(negsim_command() + [str(a) for a in args], capture_output=True, text=True, timeout=300,
-                          **kw)
 
 
 def read(out: Path) -> dict[str, pa.Table]:

@@ -19,22 +19,18 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-import sim.jobs.cluster
 import sim.jobs.chunks
-from sim.jobs.executors import ExecutorSpec
+import sim.jobs.cluster
 from sim.errors import UserError
-from sim.results import ResultsFolder
+from sim.jobs import JobSpec, parse_grid, parse_sample, plan_job, resume_job, run_job
+from sim.jobs.executors import ExecutorSpec
+from sim.results import ResultsFolder, sweep_table
 from sim.scenario import load_scenario
 from sim.scenario.overrides import canonical, parse_path
-from sim.jobs import JobSpec, parse_grid, parse_sample, plan_job, resume_job, run_job
-from sim.results import sweep_table
 from tests.conftest import DATA, TINY, negsim_command
+from tests.conftest import negsim_in_process as negsim
 
 GRID = "actors.alpha.weights.north=0.5:3:3"
-
-
-def negsim(*args: str, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(negsim_command() + list(args), capture_output=True, text=True, timeout=300, **kw)
 
 
 def errors_of(spec: JobSpec) -> str:

@@ -82,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     handle_stop_signals()
     parser = build_parser()
     args = parser.parse_args(argv)
+    # What the manifest records as the command: the arguments given, also when main() is called with them.
+    args.command_line = sys.argv if argv is None else ["negsim", *map(str, argv)]
     try:
         return args.handler(args) or 0
     except UserError as exc:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from sim.cli.args import path_text, positive_int, seed
 from sim.errors import UserError
@@ -76,7 +75,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from sim.calibration.report import summary_text
 
     done = calibrate(_calibration_spec(args), out=args.out, force=args.force, write_scenario=args.write,
-                     argv=sys.argv)
+                     argv=args.command_line)
     print(summary_text(done.result))
     print(f"results: {done.result['folder']}")
     for path in done.result["figures"]:
@@ -89,7 +88,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from sim.calibration.backtest import backtest, backtest_text
 
     result = backtest(_calibration_spec(args), args.cutoff, out=args.out, force=args.force, log=args.log,
-                      runs=args.forecast_runs, argv=sys.argv)
+                      runs=args.forecast_runs, argv=args.command_line)
     print(backtest_text(result))
     print(f"results: {result['folder']}")
     print(f"forecast logged to {result['log']}")

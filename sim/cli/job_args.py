@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from sim import catalogue
 from sim.cli.args import (
@@ -118,7 +117,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     from sim.cli.jobs import run_command
 
-    return run_command(args, argv=sys.argv)
+    return run_command(args, argv=args.command_line)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -126,7 +125,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     use_engine(args)
     from sim.cli.jobs import sweep_command
 
-    return sweep_command(args, argv=sys.argv)
+    return sweep_command(args, argv=args.command_line)
 
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
@@ -134,7 +133,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     use_engine(args)
     from sim.cli.jobs import sensitivity_command
 
-    return sensitivity_command(args, argv=sys.argv)
+    return sensitivity_command(args, argv=args.command_line)
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:
