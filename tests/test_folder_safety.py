@@ -184,7 +184,9 @@ def test_a_second_ctrl_c_stops_at_once_and_the_folder_resumes(tmp_path, gap):
     from tests.test_reliability import wait_for_first_chunk
 
     out = tmp_path / "twice"
-    proc = start(["run", TINY, "--runs", "20000", "--chunk", "50", "--workers", "2", "--out", out])
+    # 100 small chunks: several seconds of job, so both signals land while it runs, and a resume that is
+    # not most of the test's time (a 20,000-run job's was: about 400 chunks at 25-30 ms each).
+    proc = start(["run", TINY, "--runs", "5000", "--chunk", "50", "--workers", "2", "--out", out])
     wait_for_first_chunk(proc, out)
     os.killpg(proc.pid, signal.SIGINT)
     time.sleep(gap)
@@ -197,7 +199,7 @@ def test_a_second_ctrl_c_stops_at_once_and_the_folder_resumes(tmp_path, gap):
     assert proc.returncode == 130 and "Traceback" not in err, err
     resumed = negsim("run", "--resume", out, "--workers", "2")
     assert resumed.returncode == 0, resumed.stderr
-    assert pq.read_table(out / "runs.parquet").num_rows == 20000
+    assert pq.read_table(out / "runs.parquet").num_rows == 5000
 
 
 # --- 5. options that conflict with the folder ----------------------------------------------------
