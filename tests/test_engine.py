@@ -225,6 +225,34 @@ def test_threads_run_kernels_side_by_side():
 
 
 @needs_numba
+@needs_numba
+@pytest.mark.parametrize("case, sets", [
+    ("examples/rubinstein_unequal.yaml/alternating", ()),
+    ("alaska_2025.yaml/alternating", ("actors.russia.strategy.kind=subgame_perfect",
+                                      "actors.ukraine.strategy.kind=subgame_perfect")),
+])
+def test_the_compiled_engine_solves_the_subgame_perfect_plan_in_a_kernel_to_the_same_bits(case, sets, monkeypatch):
+    import sim.model.kernel.plan
+
+    game = _game(case, *sets)
+    calls = {"n": 0}
+    real = sim.model.kernel.plan.plan_offers
+
+    def counted(*args):
+        calls["n"] += 1
+        return real(*args)
+
+    monkeypatch.setattr(sim.model.kernel.plan, "plan_offers", counted)
+    compiled_model, compiled_tables = simulate(game, "compiled", runs=40)
+    assert calls["n"] == game.protocol["max_rounds"]  # one kernel call a round of the horizon
+    numpy_model, numpy_tables = simulate(game, "numpy", runs=40)
+    assert calls["n"] == game.protocol["max_rounds"]  # the numpy engine searched in numpy
+    ours, theirs = compiled_model.protocol.plan, numpy_model.protocol.plan
+    for field in ("aspiration", "deal", "agree"):
+        assert np.array_equal(getattr(ours, field), getattr(theirs, field)), field
+    assert _same(compiled_tables["runs"], numpy_tables["runs"]) == []
+
+
 def test_a_swapped_rule_sends_the_model_to_the_numpy_engine(monkeypatch):
     from sim.model.agents import Actor
 

@@ -26,6 +26,8 @@ from pathlib import Path
 #: The protocols that have kernels (sim.model.kernel.protocols.kernel_for).
 PROTOCOLS = ("mediated", "alternating")
 DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "alaska_2025.yaml"
+#: A scenario whose actors follow the subgame-perfect plan, which has a kernel of its own (sim.model.kernel.plan).
+PLANNED_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "examples" / "rubinstein_unequal.yaml"
 #: Kernel folders of other source versions kept beside this one (other checkouts, the branch before).
 KEEP_OTHER_VERSIONS = 3
 _VERSION_FOLDER = re.compile(r"[0-9a-f]{16}")
@@ -39,6 +41,9 @@ def play(scenario: Path, protocol: str) -> None:
     game = scenario_with_sets(str(scenario), (f"protocol.kind={protocol}",))[1]
     for rounds in (False, True):
         simulate_chunk(game, ChunkSpec(1, 0, (0, 4), rounds), engine="compiled")
+    if protocol == "alternating" and PLANNED_SCENARIO.is_file():
+        planned = scenario_with_sets(str(PLANNED_SCENARIO), (f"protocol.kind={protocol}",))[1]
+        simulate_chunk(planned, ChunkSpec(1, 0, (0, 2), False), engine="compiled")
 
 
 def build(scenario: Path = DEFAULT_SCENARIO) -> float:

@@ -6,7 +6,8 @@ two scheduled events. The kernels replay the numpy engine's arithmetic operation
 including numpy's summation orders (see sim.model.kernel.numeric), and draw each run's random
 numbers from the same PCG64 streams (sim.model.kernel.rng), so both engines give the same runs.
 
-Kernels exist for the `mediated` and `alternating` protocols; `expected_utility` (whose cost is
+Kernels exist for the `mediated` and `alternating` protocols, and for the offer search of the
+`subgame_perfect` strategy's backward induction (sim.model.kernel.plan); `expected_utility` (whose cost is
 its own vectorised numpy, whose powers libm would not round as numpy's SIMD code does) and any
 plug-in protocol or strategy play on the numpy engine whichever engine is asked for.
 

@@ -192,6 +192,16 @@ def ascend(g, x, deal):
 
 
 @jit
+def beliefs(p, values, weights, deltas, c_values, c_weights, c_deltas, w, n):
+    """Beliefs of proposer p (its own rows, and the `c_` rows it holds of the others) over w's first n
+    involved actors, with w's arrays as the search's work space."""
+    return Beliefs(p, values, weights, deltas, c_values, c_weights, c_deltas, w.involved[:n], w.goal_mask[:n],
+                   w.goal_coef[:n], w.goal_offset[:n], w.floor_mask[:n], w.floor_coef[:n], w.floor_offset[:n],
+                   w.margins[:n], w.lam[:n], w.kap[:n], w.u[:n], w.gtab, w.ftab, w.best, w.trial, w.issues,
+                   w.moved[:n], w.products[:n], w.prefix[:n], w.last[:n], w.keep, w.win_lo, w.win_hi, w.open_issues)
+
+
+@jit
 def _undiscount(value, scale):
     """alternating.undiscount for one number: value / scale, out of reach when the scale underflowed."""
     if scale > 0:
@@ -214,11 +224,7 @@ def offer(g, s, y, w, r, k, p, deal):
             w.floor_coef[n] = 1.0
             w.floor_offset[n] = 0.0
             n += 1
-    x = Beliefs(p, s.values[r], s.weights[r], s.deltas[r], y.c_values, y.c_weights, y.c_deltas, w.involved[:n],
-                w.goal_mask[:n], w.goal_coef[:n], w.goal_offset[:n], w.floor_mask[:n], w.floor_coef[:n],
-                w.floor_offset[:n], w.margins[:n], w.lam[:n], w.kap[:n], w.u[:n], w.gtab, w.ftab, w.best, w.trial,
-                w.issues, w.moved[:n], w.products[:n], w.prefix[:n], w.last[:n], w.keep,
-                w.win_lo, w.win_hi, w.open_issues)
+    x = beliefs(p, s.values[r], s.weights[r], s.deltas[r], y.c_values, y.c_weights, y.c_deltas, w, n)
     ideal = w.ideal
     for i in range(len(g.offsets)):
         ideal[i] = g.defaults[i]
@@ -234,7 +240,7 @@ def offer(g, s, y, w, r, k, p, deal):
     for j in range(n):
         if w.involved[j] == p:
             w.floor_offset[j] = target
-    maximin(g, x, ideal, deal)
+    maximin(g, x, ideal, deal, True)
     ascend(g, x, deal)
 
 

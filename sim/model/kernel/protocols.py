@@ -132,10 +132,9 @@ AlternatingWork = namedtuple("AlternatingWork", "utility issues flags state war 
 
 def _alternating(model):
     from sim.model.kernel.alternating import play_alternating
-    from sim.model.kernel.engine import einsum_lanes, war_work
 
     proto, game, prefs = model.protocol, model.game, model.prefs
-    runs, n_actors, n_issues, n_flat = model.n_runs, game.n_actors, game.space.n_issues, game.space.n_flat
+    runs, n_actors = model.n_runs, game.n_actors
     central = proto.central
     # The evaluations skip clipping values that need none; numpy clips only where terms apply.
     if not all(((v >= 0.0) & (v <= 1.0)).all() for v in (prefs.values, central.values)):
@@ -160,15 +159,7 @@ def _alternating(model):
         planned, *plan_arrays, proto.seen, proto.seen_before, last_from, has_last, np.zeros(model.max_rounds, bool))
     if not all(a.flags.c_contiguous and a.flags.writeable for a in (proto.seen, proto.seen_before)):
         return None
-    a_float = lambda: np.zeros(n_actors)
-    w = AlternatingWork(a_float(), np.zeros(n_issues), np.zeros(n_actors, bool), np.zeros(4, np.uint64), war_work(model),
-                        np.zeros(n_actors, np.int64), np.zeros(n_actors, bool), a_float(), a_float(),
-                        np.zeros(n_actors, bool), a_float(), a_float(), a_float(), a_float(), a_float(), a_float(),
-                        np.zeros(n_flat), np.zeros(n_flat), np.zeros(n_issues, np.int64), np.zeros(n_issues, np.int64),
-                        np.zeros(n_issues, np.int64), np.zeros((n_actors, n_flat)),
-                        np.zeros((n_actors, n_issues)), np.zeros((n_actors, 2, einsum_lanes(n_issues)[0].shape[1])),
-                        np.zeros((n_actors, 2)), np.zeros(n_flat, bool), np.zeros(runs, np.int64),
-                        np.zeros(n_issues, np.int64), np.zeros(n_issues, np.int64), np.zeros(n_issues, np.int64))
+    w = _alternating_work(model)
 
     def call(mode, runs, k0, k1, max_rounds, g, s, wr, b):
         out = play_alternating(mode, runs, k0, k1, max_rounds, g, s, wr, y, b, w, 0)
@@ -180,3 +171,46 @@ def _alternating(model):
         return out
 
     return call
+
+
+def _alternating_work(model):
+    """The offer search's work space (AlternatingWork) for the model's game and runs."""
+    from sim.model.kernel.engine import einsum_lanes, war_work
+
+    game = model.game
+    runs, n_actors, n_issues, n_flat = model.n_runs, game.n_actors, game.space.n_issues, game.space.n_flat
+    a_float = lambda: np.zeros(n_actors)
+    return AlternatingWork(a_float(), np.zeros(n_issues), np.zeros(n_actors, bool), np.zeros(4, np.uint64),
+                           war_work(model), np.zeros(n_actors, np.int64), np.zeros(n_actors, bool), a_float(), a_float(),
+                           np.zeros(n_actors, bool), a_float(), a_float(), a_float(), a_float(), a_float(), a_float(),
+                           np.zeros(n_flat), np.zeros(n_flat), np.zeros(n_issues, np.int64), np.zeros(n_issues, np.int64),
+                           np.zeros(n_issues, np.int64), np.zeros((n_actors, n_flat)),
+                           np.zeros((n_actors, n_issues)), np.zeros((n_actors, 2, einsum_lanes(n_issues)[0].shape[1])),
+                           np.zeros((n_actors, 2)), np.zeros(n_flat, bool), np.zeros(runs, np.int64),
+                           np.zeros(n_issues, np.int64), np.zeros(n_issues, np.int64), np.zeros(n_issues, np.int64))
+
+
+def plan_search(model):
+    """subgame_perfect_plan's offer search for the model's runs in a kernel, as search(p, need) -> (deals,
+    feasible); None where the kernels do not cover the model (the plan then searches in numpy)."""
+    from sim.model.kernel.engine import game_arrays
+    from sim.model.kernel.plan import plan_offers
+    from sim.model.protocols.alternating import Alternating
+
+    if type(model.protocol) is not Alternating or not rules_untouched(model):
+        return None
+    g = game_arrays(model)
+    prefs = model.prefs
+    if g is None or not ((prefs.values >= 0.0) & (prefs.values <= 1.0)).all():  # as _alternating requires
+        return None
+    values, weights, deltas = (np.ascontiguousarray(a, float) for a in (prefs.values, prefs.weights, prefs.deltas))
+    parties = np.ascontiguousarray(model.protocol.party_mask, bool)
+    w = _alternating_work(model)
+
+    def search(p: int, need: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        deals = np.zeros((model.n_runs, model.game.space.n_issues), np.int64)
+        feasible = np.zeros(model.n_runs, bool)
+        plan_offers(g, values, weights, deltas, parties, int(p), np.ascontiguousarray(need, float), deals, feasible, w)
+        return deals, feasible
+
+    return search

@@ -203,7 +203,7 @@ class Plan:
 
 
 def subgame_perfect_plan(game: Game, prefs: Preferences, order: tuple[int, ...], parties: np.ndarray,
-                         horizon: int) -> Plan:
+                         horizon: int, search=None) -> Plan:
     """Subgame-perfect offers and acceptance thresholds over `horizon` rounds, vectorised over runs.
 
     Backward induction (Rubinstein 1982; Stahl 1972 for the finite horizon) on continuation
@@ -218,6 +218,9 @@ def subgame_perfect_plan(game: Game, prefs: Preferences, order: tuple[int, ...],
     al. 2017's stacked protocol) must accept, whether or not the deal touches the issues that
     need its consent; (3) information is complete: each run's sampled preferences are known
     to all; (4) responders accept when indifferent, and acceptance noise is ignored.
+
+    `search(p, need)`, when given, finds round t's offers instead of `maximin_deal` (the compiled
+    engine's kernel, which gives the same deals): (R, I) deals and (R,) whether each clears `need`.
     """
     runs, actors = prefs.n_runs, game.n_actors
     discount = np.asarray(game.discount, dtype=float)
@@ -237,8 +240,11 @@ def subgame_perfect_plan(game: Game, prefs: Preferences, order: tuple[int, ...],
         responders[p] = False
         own = np.zeros(actors, dtype=bool)
         own[p] = True
-        deal, feasible = maximin_deal(game, prefs, Target(ones, np.zeros((runs, actors)), own),
-                                      Target(ones, need, responders))
+        if search is not None:
+            deal, feasible = search(p, need)
+        else:
+            deal, feasible = maximin_deal(game, prefs, Target(ones, np.zeros((runs, actors)), own),
+                                          Target(ones, need, responders))
         u = game.utilities(prefs, deal[:, None, :])[:, 0, :]
         worth = feasible & (u[:, p] >= need[:, p] - TOL)
         # Thresholds in the discounted terms the protocol hands the actors, with the same slack.
@@ -308,8 +314,9 @@ class Alternating(Protocol):
         self.seen_before = self.seen.copy()
         self.last_from: dict[int, np.ndarray] = {}  # proposer -> utilities (R, A) of its last offer
         if self.planned:
+            search = _compiled_plan_search(model) if model.engine == "compiled" else None
             self.plan = subgame_perfect_plan(self.game, model.prefs, self.order, self.party_mask,
-                                             model.max_rounds)
+                                             model.max_rounds, search)
 
     def round(self, model) -> None:
         """The proposer tables an offer; everyone answers; agreements and walk-outs close."""
@@ -391,3 +398,9 @@ class Alternating(Protocol):
         goal = Target(np.broadcast_to(scale, (r, actors)), prefs.reservation, self.party_mask & ~own)
         deal, _ = maximin_deal(game, prefs, goal, Target(np.ones((r, actors)), target, own), fallback=ideal)
         return deal
+
+
+def _compiled_plan_search(model):
+    from sim.model.kernel.protocols import plan_search
+
+    return plan_search(model)
