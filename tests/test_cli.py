@@ -77,6 +77,9 @@ def test_run_writes_results_and_refuses_to_overwrite(tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["seed"] == 5 and manifest["runs"] == 120
     assert len(manifest["scenario"]["sha256"]) == 64 and manifest["started"] and manifest["finished"]
+    # the console script's own command line (a command run from Python records its arguments instead)
+    assert manifest["command"][1:] == ["run", str(TINY), "--runs", "120", "--seed", "5", "--out", str(out),
+                                       "--workers", "2"]
     runs = pd.read_parquet(out / "runs.parquet")
     assert list(runs["run"]) == list(range(120))
     rounds = pd.read_parquet(out / "rounds.parquet")

@@ -88,9 +88,18 @@ def checkout_stamp(sources=None) -> str:
     import hashlib
     from pathlib import Path
 
+    global _own_stamp
+    if sources is None and _own_stamp is not None:
+        return _own_stamp  # every chunk asks which engine to use: a dozen stat calls a chunk add up
     here = Path(sources or Path(__file__).parent).resolve()
     stamps = [str(here)] + [f"{p.name} {p.stat().st_mtime!r} {p.stat().st_size}" for p in sorted(here.glob("*.py"))]
-    return hashlib.sha256("\n".join(stamps).encode()).hexdigest()[:16]
+    stamp = hashlib.sha256("\n".join(stamps).encode()).hexdigest()[:16]
+    if sources is None:
+        _own_stamp = stamp
+    return stamp
+
+
+_own_stamp: str | None = None  # this checkout's stamp, once computed
 
 
 def built_mark():
